@@ -1,0 +1,68 @@
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { S3Client } from "@aws-sdk/client-s3";
+import type { CallCounter } from "./call-counter.js";
+
+export interface AwsClients {
+  ecs: ECSClient;
+  ec2: EC2Client;
+  s3: S3Client;
+}
+
+interface ClientOptions {
+  maxAttempts: number;
+  counter: CallCounter;
+  region?: string;
+}
+
+interface MiddlewareClient {
+  middlewareStack: {
+    add(
+      middleware: (
+        next: (args: unknown) => Promise<unknown>,
+        context: { commandName?: string },
+      ) => (args: unknown) => Promise<unknown>,
+      options: { step: "deserialize"; name: string },
+    ): void;
+  };
+}
+
+/**
+ * The deserialize step runs inside the retry loop, once per attempt, so every HTTP request is counted,
+ * retries and throttled attempts included.
+ */
+export function countCalls(client: MiddlewareClient, counter: CallCounter): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? "Unknown").replace(/Command$/, "");
+      try {
+        const result = await next(args);
+        counter.record(operation);
+        return result;
+      } catch (error) {
+        counter.record(operation, error);
+        throw error;
+      }
+    },
+    { step: "deserialize", name: "prometheusEcsDiscoveryCallCounter" },
+  );
+}
+
+/**
+ * Standard SDK configuration throughout (credential chain, AWS_REGION, AWS_ENDPOINT_URL_*), with the
+ * adaptive retry mode, whose client-side rate limiter backs off as soon as ECS starts throttling.
+ */
+export function createClients(options: ClientOptions): AwsClients {
+  const common = {
+    maxAttempts: options.maxAttempts,
+    retryMode: "adaptive" as const,
+    ...(options.region ? { region: options.region } : {}),
+  };
+  const ecs = new ECSClient(common);
+  const ec2 = new EC2Client(common);
+  // Emulators answer on one host name: path-style addressing whenever the endpoint is overridden.
+  const forcePathStyle = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
+  const s3 = new S3Client({ ...common, forcePathStyle });
+  for (const client of [ecs, ec2, s3]) countCalls(client as unknown as MiddlewareClient, options.counter);
+  return { ecs, ec2, s3 };
+}

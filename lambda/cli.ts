@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { CallCounter } from "./aws/call-counter.js";
+import { createClients } from "./aws/clients.js";
+import { SdkEcsReadApi } from "./aws/ecs-read-api.js";
+import {
+  ConfigError,
+  DEFAULT_TARGETS_PREFIX,
+  loadEngineConfig,
+  parseClusterList,
+  validateBucket,
+} from "./config.js";
+import { createCaches } from "./discovery/caches.js";
+import type { EngineDeps, Log, RunSummary } from "./engine.js";
+import { InputError } from "./events/parse-trigger.js";
+import { invoke } from "./invoke.js";
+import { DirectoryTargetOutput } from "./publish/directory-output.js";
+import { S3TargetOutput } from "./publish/s3-output.js";
+import type { TargetOutput } from "./publish/target-output.js";
+
+const HELP = `prometheus-ecs-discovery: find the ECS containers Prometheus should scrape and write file_sd JSON.
+
+Usage:
+  prometheus-ecs-discovery sync   (--out-dir DIR | --bucket B [--prefix P]) [--cluster NAME]... [--dry-run]
+  prometheus-ecs-discovery invoke --event FILE (--out-dir DIR | --bucket B [--prefix P])
+  prometheus-ecs-discovery --help
+
+Commands:
+  sync     One reconcile: list the clusters (all, or each --cluster), describe their running tasks and
+           write one file_sd file per cluster. With --out-dir, files are DIR/{account}_{region}_{cluster}.json,
+           written atomically; with --bucket, objects are s3://B/{prefix}{account}/{region}/{cluster}.json.
+  invoke   Run the Lambda handler locally on an event file (an ECS Task State Change event, a Scheduled
+           Event, {"action":"resync"} or an SQS batch) with the given output, and print its result.
+
+Options:
+  --out-dir DIR      write file_sd files into DIR
+  --bucket B         write objects into S3 bucket B
+  --prefix P         S3 key prefix (default "${DEFAULT_TARGETS_PREFIX}")
+  --cluster NAME     a cluster name or ARN; repeatable (default: every cluster, or $CLUSTERS)
+  --dry-run          print the target groups instead of writing them (sync only)
+  --verbose          log progress, not only warnings and errors (logs go to stderr as JSON lines)
+  -h, --help         this text
+
+AWS access uses the standard SDK configuration: the credential chain, AWS_REGION, AWS_PROFILE and
+AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECS / _EC2 / _S3 for local emulators. Docker label names, the filter
+label, selectors and tags come from the same environment variables as the Lambda (PORT_LABEL,
+FILTER_LABEL, SELECTORS, INCLUDE=TAGS, ...; see the README).
+
+Exit status: 0 all clusters published; 1 nothing could be discovered or bad usage; 2 some clusters failed
+(their previous files are left as they were).`;
+
+class UsageError extends Error {}
+
+function stderrLog(verbose: boolean): Log {
+  const write = (level: string) => (message: string, attributes?: Record<string, unknown>) => {
+    process.stderr.write(`${JSON.stringify({ level, message, ...attributes })}\n`);
+  };
+  const quiet = () => {};
+  return {
+    debug: quiet,
+    info: verbose ? write("INFO") : quiet,
+    warn: write("WARN"),
+    error: write("ERROR"),
+  };
+}
+
+function describeError(error: unknown): string {
+  const e = error as { name?: string; message?: string; code?: string };
+  const text = e?.message || e?.code || e?.name || String(error);
+  return text.split("\n")[0] ?? text;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      "out-dir": { type: "string" },
+      bucket: { type: "string" },
+      prefix: { type: "string" },
+      cluster: { type: "string", multiple: true },
+      event: { type: "string" },
+      "dry-run": { type: "boolean" },
+      verbose: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${HELP}\n`);
+    return values.help ? 0 : 1;
+  }
+  const command = positionals[0];
+  if (command !== "sync" && command !== "invoke")
+    throw new UsageError(`unknown command "${command}" (sync or invoke; see --help)`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  if (values["out-dir"] && values.bucket) throw new UsageError("give either --out-dir or --bucket, not both");
+  if (!values["out-dir"] && !values.bucket)
+    throw new UsageError("an output is required: --out-dir DIR or --bucket B");
+  if (values.prefix !== undefined && !values.bucket) throw new UsageError("--prefix goes with --bucket");
+  if (command === "invoke" && !values.event) throw new UsageError("invoke needs --event FILE");
+  if (command === "sync" && values.event) throw new UsageError("--event goes with invoke");
+  if (command === "invoke" && values["dry-run"])
+    throw new UsageError('--dry-run goes with sync; for invoke use {"action":"resync","dryRun":true}');
+
+  const config = loadEngineConfig(process.env);
+  if (values.cluster) config.clusters = parseClusterList(values.cluster.join(","), "--cluster");
+
+  let event: unknown = { action: "resync", ...(values["dry-run"] ? { dryRun: true } : {}) };
+  if (values.event) {
+    let text: string;
+    try {
+      text = await readFile(values.event, "utf-8");
+    } catch (error) {
+      throw new UsageError(`cannot read event file ${values.event}: ${describeError(error)}`);
+    }
+    try {
+      event = JSON.parse(text);
+    } catch {
+      throw new UsageError(`event file ${values.event} is not JSON`);
+    }
+  }
+
+  const counter = new CallCounter();
+  const clients = createClients({ maxAttempts: config.maxAttempts, counter });
+  let region: string;
+  try {
+    region = await clients.ecs.config.region();
+  } catch {
+    region = "";
+  }
+  if (!region) throw new ConfigError("AWS_REGION", "is not set and no region is configured for the AWS SDK");
+  try {
+    await clients.ecs.config.credentials();
+  } catch (error) {
+    throw new Error(`no AWS credentials: ${describeError(error)}`);
+  }
+
+  let output: TargetOutput;
+  if (values.bucket) {
+    const prefix = values.prefix ?? DEFAULT_TARGETS_PREFIX;
+    if (prefix.startsWith("/") || prefix.includes(".."))
+      throw new UsageError(`--prefix "${prefix}" must not start with "/" or contain ".."`);
+    output = new S3TargetOutput(clients.s3, validateBucket(values.bucket, "--bucket"), prefix);
+  } else {
+    output = new DirectoryTargetOutput(values["out-dir"] as string);
+  }
+
+  const deps: EngineDeps = {
+    api: new SdkEcsReadApi(clients.ecs, clients.ec2),
+    output,
+    config,
+    caches: createCaches(),
+    log: stderrLog(values.verbose ?? false),
+    counter,
+    region,
+  };
+  let summary: RunSummary;
+  let result: unknown;
+  try {
+    ({ summary, result } = await invoke(event, deps));
+  } catch (error) {
+    const failed = (error as { summary?: RunSummary }).summary;
+    if (failed) process.stdout.write(`${JSON.stringify(failed, null, 2)}\n`);
+    throw error;
+  }
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  return summary.ok ? 0 : 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const prefix =
+      error instanceof UsageError || error instanceof InputError || error instanceof ConfigError
+        ? ""
+        : "error: ";
+    process.stderr.write(`prometheus-ecs-discovery: ${prefix}${describeError(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,106 @@
+/**
+ * The engine's own view of ECS objects: only the fields target building needs, normalised from either
+ * DescribeTasks output or an EventBridge task event (whose shapes differ in timestamps and attachment
+ * types), so the pure core never sees the difference.
+ */
+
+export interface NetworkBinding {
+  bindIP?: string;
+  containerPort?: number;
+  hostPort?: number;
+  protocol?: string;
+  containerPortRange?: string;
+  hostPortRange?: string;
+}
+
+export interface ContainerView {
+  name: string;
+  containerArn?: string;
+  image?: string;
+  lastStatus?: string;
+  networkBindings: NetworkBinding[];
+  /** The ENI address ECS reports on the container (awsvpc). */
+  privateIpv4Address?: string;
+}
+
+export interface TaskView {
+  taskArn: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  group?: string;
+  launchType?: string;
+  availabilityZone?: string;
+  containerInstanceArn?: string;
+  lastStatus?: string;
+  desiredStatus?: string;
+  version?: number;
+  /** Private IPv4 address of the task's ENI (awsvpc). */
+  eniPrivateIp?: string;
+  containers: ContainerView[];
+  tags?: Record<string, string>;
+}
+
+export interface PortMapping {
+  containerPort?: number;
+  hostPort?: number;
+  protocol?: string;
+}
+
+export interface ContainerDefinitionSpec {
+  name: string;
+  image?: string;
+  dockerLabels: Record<string, string>;
+  portMappings: PortMapping[];
+}
+
+/** What the engine keeps of a task definition; immutable per ARN, so safe to cache forever. */
+export interface TaskDefinitionSpec {
+  taskDefinitionArn: string;
+  family: string;
+  revision: number;
+  networkMode?: string;
+  containers: ContainerDefinitionSpec[];
+}
+
+/** A container instance resolved to its host; a container instance never changes its EC2 instance. */
+export interface HostInfo {
+  containerInstanceArn: string;
+  ec2InstanceId?: string;
+  privateIp?: string;
+  /** ECS Anywhere: no EC2 instance behind it, so no address the engine can know. */
+  external: boolean;
+}
+
+export interface TargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+export interface ClusterRef {
+  arn: string;
+  name: string;
+  accountId: string;
+  region: string;
+}
+
+const CLUSTER_ARN = /^arn:(aws[a-z-]*):ecs:([a-z0-9-]+):(\d{12}):cluster\/([A-Za-z0-9_-]{1,255})$/;
+
+export function parseClusterArn(arn: string): ClusterRef | undefined {
+  const m = CLUSTER_ARN.exec(arn);
+  if (!m) return undefined;
+  return { arn, region: m[2] as string, accountId: m[3] as string, name: m[4] as string };
+}
+
+export function clusterNameOf(ref: string): string {
+  const parsed = parseClusterArn(ref);
+  return parsed ? parsed.name : ref;
+}
+
+/** `service:NAME` groups belong to services; anything else is a standalone task or a custom group. */
+export function serviceNameOf(group: string | undefined): string | undefined {
+  return group?.startsWith("service:") ? group.slice("service:".length) : undefined;
+}
+
+export function isScrapeable(task: Pick<TaskView, "lastStatus" | "desiredStatus">): boolean {
+  return task.lastStatus === "RUNNING" && task.desiredStatus === "RUNNING";
+}

@@ -1,0 +1,183 @@
+import type {
+  ContainerDefinitionSpec,
+  ContainerView,
+  NetworkBinding,
+  TaskDefinitionSpec,
+  TaskView,
+} from "./model.js";
+
+/**
+ * Normalises a task as DescribeTasks returns it, or as the `detail` of an `ECS Task State Change` event
+ * carries it. Both are read loosely (unknown input), because AWS adds fields at any time and events are
+ * untrusted input: only the fields used are checked, and an unusable task is reported, not thrown.
+ */
+
+type Loose = Record<string, unknown>;
+
+function isObject(value: unknown): value is Loose {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function num(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
+function array(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function bindings(value: unknown): NetworkBinding[] {
+  const out: NetworkBinding[] = [];
+  for (const b of array(value)) {
+    if (!isObject(b)) continue;
+    const binding: NetworkBinding = {};
+    const bindIP = str(b.bindIP);
+    const containerPort = num(b.containerPort);
+    const hostPort = num(b.hostPort);
+    const protocol = str(b.protocol);
+    const containerPortRange = str(b.containerPortRange);
+    const hostPortRange = str(b.hostPortRange);
+    if (bindIP) binding.bindIP = bindIP;
+    if (containerPort !== undefined) binding.containerPort = containerPort;
+    if (hostPort !== undefined) binding.hostPort = hostPort;
+    if (protocol) binding.protocol = protocol;
+    if (containerPortRange) binding.containerPortRange = containerPortRange;
+    if (hostPortRange) binding.hostPortRange = hostPortRange;
+    out.push(binding);
+  }
+  return out;
+}
+
+function container(value: unknown): ContainerView | undefined {
+  if (!isObject(value)) return undefined;
+  const name = str(value.name);
+  if (!name) return undefined;
+  const view: ContainerView = { name, networkBindings: bindings(value.networkBindings) };
+  const containerArn = str(value.containerArn);
+  const image = str(value.image);
+  const lastStatus = str(value.lastStatus);
+  if (containerArn) view.containerArn = containerArn;
+  if (image) view.image = image;
+  if (lastStatus) view.lastStatus = lastStatus;
+  for (const ni of array(value.networkInterfaces)) {
+    const ip = isObject(ni) ? str(ni.privateIpv4Address) : undefined;
+    if (ip) {
+      view.privateIpv4Address = ip;
+      break;
+    }
+  }
+  return view;
+}
+
+// DescribeTasks calls the task ENI attachment "ElasticNetworkInterface"; events call it "eni".
+function eniAddress(attachments: unknown): string | undefined {
+  for (const a of array(attachments)) {
+    if (!isObject(a)) continue;
+    const type = str(a.type);
+    if (type !== "ElasticNetworkInterface" && type !== "eni") continue;
+    for (const d of array(a.details)) {
+      if (isObject(d) && d.name === "privateIPv4Address") {
+        const ip = str(d.value);
+        if (ip) return ip;
+      }
+    }
+  }
+  return undefined;
+}
+
+function tags(value: unknown): Record<string, string> | undefined {
+  const list = array(value);
+  if (list.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const t of list) {
+    if (isObject(t) && typeof t.key === "string") out[t.key] = typeof t.value === "string" ? t.value : "";
+  }
+  return out;
+}
+
+export type NormalizeResult = { task: TaskView } | { problem: string };
+
+export function normalizeTask(value: unknown): NormalizeResult {
+  if (!isObject(value)) return { problem: "task is not an object" };
+  const taskArn = str(value.taskArn);
+  const clusterArn = str(value.clusterArn);
+  const taskDefinitionArn = str(value.taskDefinitionArn);
+  if (!taskArn) return { problem: "task has no taskArn" };
+  if (!clusterArn) return { problem: `task ${taskArn} has no clusterArn` };
+  if (!taskDefinitionArn) return { problem: `task ${taskArn} has no taskDefinitionArn` };
+  const task: TaskView = {
+    taskArn,
+    clusterArn,
+    taskDefinitionArn,
+    containers: array(value.containers)
+      .map(container)
+      .filter((c): c is ContainerView => c !== undefined),
+  };
+  const optional = {
+    group: str(value.group),
+    launchType: str(value.launchType),
+    availabilityZone: str(value.availabilityZone),
+    containerInstanceArn: str(value.containerInstanceArn),
+    lastStatus: str(value.lastStatus),
+    desiredStatus: str(value.desiredStatus),
+    eniPrivateIp: eniAddress(value.attachments),
+  };
+  for (const [key, v] of Object.entries(optional)) {
+    if (v !== undefined) (task as unknown as Loose)[key] = v;
+  }
+  const version = num(value.version);
+  if (version !== undefined) task.version = version;
+  const taskTags = tags(value.tags);
+  if (taskTags) task.tags = taskTags;
+  return { task };
+}
+
+function stringMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObject(value)) return out;
+  for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
+  return out;
+}
+
+export function normalizeTaskDefinition(value: unknown): TaskDefinitionSpec | undefined {
+  if (!isObject(value)) return undefined;
+  const taskDefinitionArn = str(value.taskDefinitionArn);
+  const family = str(value.family);
+  const revision = num(value.revision);
+  if (!taskDefinitionArn || !family || revision === undefined) return undefined;
+  const containers: ContainerDefinitionSpec[] = [];
+  for (const c of array(value.containerDefinitions)) {
+    if (!isObject(c)) continue;
+    const name = str(c.name);
+    if (!name) continue;
+    const spec: ContainerDefinitionSpec = {
+      name,
+      dockerLabels: stringMap(c.dockerLabels),
+      portMappings: array(c.portMappings)
+        .filter(isObject)
+        .map((m) => {
+          const mapping: { containerPort?: number; hostPort?: number; protocol?: string } = {};
+          const containerPort = num(m.containerPort);
+          const hostPort = num(m.hostPort);
+          const protocol = str(m.protocol);
+          if (containerPort !== undefined) mapping.containerPort = containerPort;
+          if (hostPort !== undefined) mapping.hostPort = hostPort;
+          if (protocol) mapping.protocol = protocol;
+          return mapping;
+        }),
+    };
+    const image = str(c.image);
+    if (image) spec.image = image;
+    containers.push(spec);
+  }
+  const spec: TaskDefinitionSpec = { taskDefinitionArn, family, revision, containers };
+  const networkMode = str(value.networkMode);
+  if (networkMode) spec.networkMode = networkMode;
+  return spec;
+}

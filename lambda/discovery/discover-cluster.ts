@@ -1,0 +1,125 @@
+import type { EcsReadApi } from "../aws/ecs-read-api.js";
+import { DESCRIBE_BATCH, INSTANCE_BATCH } from "../aws/ecs-read-api.js";
+import { type HostInfo, isScrapeable, type TaskDefinitionSpec, type TaskView } from "../core/model.js";
+import { normalizeTask, normalizeTaskDefinition } from "../core/normalize.js";
+import { declaresEndpoints } from "../core/scrape-labels.js";
+import type { TargetRules } from "../core/targets.js";
+import type { DiscoveryCaches } from "./caches.js";
+import { chunk, mapLimit } from "./limit.js";
+
+export interface DiscoveryOptions {
+  rules: TargetRules;
+  maxConcurrency: number;
+}
+
+/** Everything target building needs for one cluster. */
+export interface ClusterSnapshot {
+  tasks: TaskView[];
+  taskDefinitions: Map<string, TaskDefinitionSpec>;
+  hosts: Map<string, HostInfo>;
+}
+
+export async function describeTaskDefinitionCached(
+  api: EcsReadApi,
+  caches: DiscoveryCaches,
+  arn: string,
+): Promise<TaskDefinitionSpec> {
+  let pending = caches.taskDefinitions.get(arn);
+  if (!pending) {
+    pending = api.describeTaskDefinition(arn).then((raw) => {
+      const spec = normalizeTaskDefinition(raw);
+      if (!spec) throw new Error(`DescribeTaskDefinition returned no usable task definition for ${arn}`);
+      return spec;
+    });
+    // Failures are not cached: the next run asks again.
+    pending.catch(() => caches.taskDefinitions.delete(arn));
+    caches.taskDefinitions.set(arn, pending);
+  }
+  return pending;
+}
+
+function mayNeedHost(def: TaskDefinitionSpec, task: TaskView, rules: TargetRules): boolean {
+  const mode = def.networkMode ?? (task.launchType === "FARGATE" ? "awsvpc" : "bridge");
+  if (mode !== "bridge" && mode !== "host") return false;
+  if (!task.containerInstanceArn) return false;
+  return (
+    rules.selectors.length > 0 || def.containers.some((c) => declaresEndpoints(c.dockerLabels, rules.labels))
+  );
+}
+
+/**
+ * Resolves container instances to hosts, describing only those not cached: ECS in batches of 100,
+ * then EC2 for their instances. Returns every requested container instance ECS still knows.
+ */
+export async function resolveHosts(
+  api: EcsReadApi,
+  caches: DiscoveryCaches,
+  cluster: string,
+  containerInstanceArns: Iterable<string>,
+  maxConcurrency: number,
+): Promise<Map<string, HostInfo>> {
+  const hosts = new Map<string, HostInfo>();
+  const wanted: string[] = [];
+  for (const arn of new Set(containerInstanceArns)) {
+    const cached = caches.hosts.get(arn);
+    if (cached) hosts.set(arn, cached);
+    else wanted.push(arn);
+  }
+  await mapLimit(chunk(wanted, DESCRIBE_BATCH), maxConcurrency, async (batch) => {
+    const instances = await api.describeContainerInstances(cluster, batch);
+    const ec2Ids = instances.flatMap((ci) => (ci.ec2InstanceId ? [ci.ec2InstanceId] : []));
+    const addresses = new Map<string, string | undefined>();
+    for (const ids of chunk(ec2Ids, INSTANCE_BATCH)) {
+      for (const [id, ip] of await api.describeInstances(ids)) addresses.set(id, ip);
+    }
+    for (const ci of instances) {
+      const host: HostInfo = { containerInstanceArn: ci.containerInstanceArn, external: ci.external };
+      if (ci.ec2InstanceId) host.ec2InstanceId = ci.ec2InstanceId;
+      const ip = ci.ec2InstanceId ? addresses.get(ci.ec2InstanceId) : undefined;
+      if (ip) host.privateIp = ip;
+      hosts.set(ci.containerInstanceArn, host);
+      // A vanished EC2 instance is not cached: worth asking again, unlike a resolved address.
+      if (ip || ci.external) caches.hosts.set(ci.containerInstanceArn, host);
+    }
+  });
+  return hosts;
+}
+
+/**
+ * Lists and describes one cluster's running tasks, their task definitions and hosts. Any failed call
+ * (after the SDK's retries) rejects, so the caller keeps the cluster's last published object.
+ */
+export async function discoverCluster(
+  api: EcsReadApi,
+  caches: DiscoveryCaches,
+  cluster: string,
+  options: DiscoveryOptions,
+): Promise<ClusterSnapshot> {
+  const arns = await api.listRunningTaskArns(cluster);
+  const described = await mapLimit(chunk(arns, DESCRIBE_BATCH), options.maxConcurrency, (batch) =>
+    api.describeTasks(cluster, batch, options.rules.includeTags),
+  );
+  const tasks: TaskView[] = [];
+  for (const raw of described.flat()) {
+    const result = normalizeTask(raw);
+    if ("task" in result && isScrapeable(result.task)) tasks.push(result.task);
+  }
+  const defArns = [...new Set(tasks.map((t) => t.taskDefinitionArn))];
+  const defs = await mapLimit(defArns, options.maxConcurrency, (arn) =>
+    describeTaskDefinitionCached(api, caches, arn),
+  );
+  const taskDefinitions = new Map(defs.map((d) => [d.taskDefinitionArn, d]));
+
+  const needHosts = tasks.filter((t) => {
+    const def = taskDefinitions.get(t.taskDefinitionArn);
+    return def !== undefined && mayNeedHost(def, t, options.rules);
+  });
+  const hosts = await resolveHosts(
+    api,
+    caches,
+    cluster,
+    needHosts.map((t) => t.containerInstanceArn as string),
+    options.maxConcurrency,
+  );
+  return { tasks, taskDefinitions, hosts };
+}

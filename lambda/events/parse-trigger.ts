@@ -1,0 +1,161 @@
+import { parseClusterList } from "../config.js";
+import { parseClusterArn } from "../core/model.js";
+
+export interface TaskEventTrigger {
+  kind: "task-event";
+  clusterArn: string;
+  taskArn: string;
+  region: string;
+  account: string;
+  /** The task as the event carries it (DescribeTasks shape with ISO timestamps, no docker labels). */
+  detail: Record<string, unknown>;
+}
+
+export interface ScheduleTrigger {
+  kind: "schedule";
+}
+
+export interface ResyncTrigger {
+  kind: "resync";
+  dryRun: boolean;
+  /** Limits the run to these clusters (names or ARNs); absent means all configured clusters. */
+  clusters?: string[];
+}
+
+export type SingleTrigger = TaskEventTrigger | ScheduleTrigger | ResyncTrigger;
+
+export interface QueueItem {
+  messageId: string;
+  trigger?: SingleTrigger;
+  error?: string;
+}
+
+export interface QueueTrigger {
+  kind: "queue";
+  items: QueueItem[];
+}
+
+export type Trigger = SingleTrigger | QueueTrigger;
+
+/** Input the handler cannot act on; the message says what was expected and what was wrong. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputError";
+  }
+}
+
+const EXPECTED =
+  'expected an "ECS Task State Change" event, a "Scheduled Event", {"action":"resync"} or an SQS batch of events';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+function parseResync(input: Record<string, unknown>): ResyncTrigger {
+  const allowed = new Set(["action", "dryRun", "clusters"]);
+  const unknown = Object.keys(input).filter((k) => !allowed.has(k));
+  if (unknown.length > 0) {
+    throw new InputError(
+      `resync payload has unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}; allowed: action, dryRun, clusters`,
+    );
+  }
+  if (input.dryRun !== undefined && typeof input.dryRun !== "boolean") {
+    throw new InputError(`resync payload field "dryRun" must be true or false, got ${preview(input.dryRun)}`);
+  }
+  const trigger: ResyncTrigger = { kind: "resync", dryRun: input.dryRun === true };
+  if (input.clusters !== undefined) {
+    if (
+      !Array.isArray(input.clusters) ||
+      input.clusters.length === 0 ||
+      !input.clusters.every((c) => typeof c === "string")
+    ) {
+      throw new InputError(
+        `resync payload field "clusters" must be a non-empty array of cluster names or ARNs, got ${preview(input.clusters)}`,
+      );
+    }
+    try {
+      trigger.clusters = parseClusterList(input.clusters.join(","), "resync payload field clusters");
+    } catch (error) {
+      throw new InputError((error as Error).message.replace(/^configuration: /, ""));
+    }
+  }
+  return trigger;
+}
+
+function parseTaskEvent(input: Record<string, unknown>): TaskEventTrigger {
+  const detail = input.detail;
+  if (!isObject(detail)) throw new InputError('ECS Task State Change event has no "detail" object');
+  const clusterArn = detail.clusterArn;
+  const taskArn = detail.taskArn;
+  if (typeof clusterArn !== "string" || !parseClusterArn(clusterArn)) {
+    throw new InputError(
+      `ECS Task State Change event has no valid detail.clusterArn (got ${preview(clusterArn)})`,
+    );
+  }
+  if (typeof taskArn !== "string" || !taskArn.startsWith("arn:")) {
+    throw new InputError(`ECS Task State Change event has no valid detail.taskArn (got ${preview(taskArn)})`);
+  }
+  const cluster = parseClusterArn(clusterArn);
+  return {
+    kind: "task-event",
+    clusterArn,
+    taskArn,
+    region: typeof input.region === "string" ? input.region : (cluster?.region ?? ""),
+    account: typeof input.account === "string" ? input.account : (cluster?.accountId ?? ""),
+    detail,
+  };
+}
+
+export function parseSingle(input: unknown): SingleTrigger {
+  if (!isObject(input)) throw new InputError(`${EXPECTED}; got ${preview(input)}`);
+  if ("action" in input) {
+    if (input.action === "resync") return parseResync(input);
+    throw new InputError(`unknown action ${preview(input.action)}; the only action is "resync"`);
+  }
+  const source = input.source;
+  const detailType = input["detail-type"];
+  if (source === "aws.ecs" && detailType === "ECS Task State Change") return parseTaskEvent(input);
+  if (source === "aws.events" && detailType === "Scheduled Event") return { kind: "schedule" };
+  if (typeof source === "string" || typeof detailType === "string") {
+    throw new InputError(
+      `unsupported event (source ${preview(source)}, detail-type ${preview(detailType)}); ${EXPECTED}`,
+    );
+  }
+  throw new InputError(`${EXPECTED}; got ${preview(input)}`);
+}
+
+/** Classifies the handler's input. Throws InputError for anything it does not recognise. */
+export function parseTrigger(input: unknown): Trigger {
+  if (isObject(input) && Array.isArray(input.Records)) {
+    const items: QueueItem[] = input.Records.map((record: unknown, i: number): QueueItem => {
+      const messageId = isObject(record) && typeof record.messageId === "string" ? record.messageId : `#${i}`;
+      if (!isObject(record) || record.eventSource !== "aws:sqs" || typeof record.body !== "string") {
+        return { messageId, error: "not an SQS record with a string body" };
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(record.body);
+      } catch {
+        return { messageId, error: "SQS message body is not JSON" };
+      }
+      try {
+        return { messageId, trigger: parseSingle(body) };
+      } catch (error) {
+        return { messageId, error: (error as Error).message };
+      }
+    });
+    return { kind: "queue", items };
+  }
+  return parseSingle(input);
+}

@@ -1,0 +1,97 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  paginateListObjectsV2,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import {
+  CLUSTER_NAME,
+  type ObjectRef,
+  objectKey,
+  type StoredObject,
+  type TargetOutput,
+} from "./target-output.js";
+
+function status(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  return name === "NoSuchKey" || name === "NotFound" || status(error) === 404;
+}
+
+export class S3TargetOutput implements TargetOutput {
+  readonly location: string;
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly prefix: string,
+  ) {
+    this.location = `s3://${bucket}/${prefix}`;
+  }
+
+  locationOf(ref: ObjectRef): string {
+    return `s3://${this.bucket}/${objectKey(this.prefix, ref)}`;
+  }
+
+  async read(ref: ObjectRef): Promise<StoredObject | undefined> {
+    try {
+      const out = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: objectKey(this.prefix, ref) }),
+      );
+      const body = (await out.Body?.transformToString("utf-8")) ?? "";
+      return { body, etag: out.ETag ?? "" };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async write(
+    ref: ObjectRef,
+    body: string,
+    expected: StoredObject | undefined,
+  ): Promise<"written" | "conflict"> {
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: objectKey(this.prefix, ref),
+          Body: body,
+          ContentType: "application/json",
+          // S3 conditional writes: 412 when another run changed (or created) the object since we read it.
+          ...(expected ? { IfMatch: expected.etag } : { IfNoneMatch: "*" }),
+        }),
+      );
+      return "written";
+    } catch (error) {
+      // 409 is S3's answer when a concurrent conditional write is in flight for the same key.
+      if (status(error) === 412 || status(error) === 409) return "conflict";
+      throw error;
+    }
+  }
+
+  async remove(ref: ObjectRef): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey(this.prefix, ref) }));
+  }
+
+  async listClusters(accountId: string, region: string): Promise<string[]> {
+    const base = `${this.prefix}${accountId}/${region}/`;
+    const names: string[] = [];
+    for await (const page of paginateListObjectsV2(
+      { client: this.s3 },
+      { Bucket: this.bucket, Prefix: base },
+    )) {
+      for (const o of page.Contents ?? []) {
+        const rest = o.Key?.slice(base.length) ?? "";
+        if (!rest.endsWith(".json")) continue;
+        const name = rest.slice(0, -".json".length);
+        if (CLUSTER_NAME.test(name)) names.push(name);
+      }
+    }
+    return names;
+  }
+}
