@@ -118,6 +118,10 @@ const DOCKER_LABEL_NAME = /^[^\s=]+$/;
 const CLUSTER_REF =
   /^(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}|[A-Za-z0-9_-]{1,255})$/;
 
+export function isClusterRef(value: string): boolean {
+  return CLUSTER_REF.test(value);
+}
+
 export function parseClusterList(raw: string | undefined, variable = "CLUSTERS"): string[] {
   if (raw === undefined) return [];
   const items = raw

@@ -1,4 +1,4 @@
-import { parseClusterList } from "../config.js";
+import { isClusterRef } from "../config.js";
 import { parseClusterArn } from "../core/model.js";
 
 export interface TaskEventTrigger {
@@ -84,11 +84,13 @@ function parseResync(input: Record<string, unknown>): ResyncTrigger {
         `resync payload field "clusters" must be a non-empty array of cluster names or ARNs, got ${preview(input.clusters)}`,
       );
     }
-    try {
-      trigger.clusters = parseClusterList(input.clusters.join(","), "resync payload field clusters");
-    } catch (error) {
-      throw new InputError((error as Error).message.replace(/^configuration: /, ""));
+    const bad = input.clusters.find((c) => !isClusterRef(c));
+    if (bad !== undefined) {
+      throw new InputError(
+        `resync payload field "clusters" has ${preview(bad)}, which is neither an ECS cluster name nor a cluster ARN`,
+      );
     }
+    trigger.clusters = [...new Set(input.clusters as string[])];
   }
   return trigger;
 }

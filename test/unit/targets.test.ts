@@ -1,20 +1,42 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LABELS, parseSelectors } from "../../lambda/config.js";
 import type { HostInfo, TaskDefinitionSpec, TaskView } from "../../lambda/core/model.js";
-import { buildTargetGroups, hostPortFor, sanitizeLabelName, serializeGroups, type TargetRules } from "../../lambda/core/targets.js";
+import {
+  buildTargetGroups,
+  hostPortFor,
+  sanitizeLabelName,
+  serializeGroups,
+  type TargetRules,
+} from "../../lambda/core/targets.js";
 
 const CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 const CI = "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/ci-1";
-const HOST: HostInfo = { containerInstanceArn: CI, ec2InstanceId: "i-0abc", privateIp: "10.0.0.5", external: false };
+const HOST: HostInfo = {
+  containerInstanceArn: CI,
+  ec2InstanceId: "i-0abc",
+  privateIp: "10.0.0.5",
+  external: false,
+};
 const RULES: TargetRules = { labels: DEFAULT_LABELS, selectors: [], includeTags: false };
 
-function def(networkMode: string | undefined, labels: Record<string, string>, extra: Partial<TaskDefinitionSpec> = {}): TaskDefinitionSpec {
+function def(
+  networkMode: string | undefined,
+  labels: Record<string, string>,
+  extra: Partial<TaskDefinitionSpec> = {},
+): TaskDefinitionSpec {
   return {
     taskDefinitionArn: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
     family: "web",
     revision: 7,
     ...(networkMode ? { networkMode } : {}),
-    containers: [{ name: "app", image: "repo/app:1", dockerLabels: labels, portMappings: [{ containerPort: 8080, hostPort: 0, protocol: "tcp" }] }],
+    containers: [
+      {
+        name: "app",
+        image: "repo/app:1",
+        dockerLabels: labels,
+        portMappings: [{ containerPort: 8080, hostPort: 0, protocol: "tcp" }],
+      },
+    ],
     ...extra,
   };
 }
@@ -62,11 +84,29 @@ describe("addresses by network mode", () => {
     containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }],
   });
   it.each([
-    ["bridge with a dynamic host port, IPv4 binding preferred", task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }), "10.0.0.5:32768"],
-    ["bridge when the task definition omits networkMode", task(), def(undefined, { PROMETHEUS_EXPORTER_PORT: "8080" }), "10.0.0.5:32768"],
+    [
+      "bridge with a dynamic host port, IPv4 binding preferred",
+      task(),
+      def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }),
+      "10.0.0.5:32768",
+    ],
+    [
+      "bridge when the task definition omits networkMode",
+      task(),
+      def(undefined, { PROMETHEUS_EXPORTER_PORT: "8080" }),
+      "10.0.0.5:32768",
+    ],
     [
       "bridge binding reported only for IPv6",
-      task({ containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [{ bindIP: "::", containerPort: 8080, hostPort: 40000 }] }] }),
+      task({
+        containers: [
+          {
+            name: "app",
+            lastStatus: "RUNNING",
+            networkBindings: [{ bindIP: "::", containerPort: 8080, hostPort: 40000 }],
+          },
+        ],
+      }),
       def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }),
       "10.0.0.5:40000",
     ],
@@ -74,23 +114,64 @@ describe("addresses by network mode", () => {
       "bridge port range binding",
       task({
         containers: [
-          { name: "app", lastStatus: "RUNNING", networkBindings: [{ bindIP: "0.0.0.0", containerPortRange: "9000-9010", hostPortRange: "41000-41010", protocol: "tcp" }] },
+          {
+            name: "app",
+            lastStatus: "RUNNING",
+            networkBindings: [
+              {
+                bindIP: "0.0.0.0",
+                containerPortRange: "9000-9010",
+                hostPortRange: "41000-41010",
+                protocol: "tcp",
+              },
+            ],
+          },
         ],
       }),
       def("bridge", { PROMETHEUS_EXPORTER_PORT: "9004" }),
       "10.0.0.5:41004",
     ],
-    ["host mode uses host IP and the container port", task({ containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }] }), def("host", { PROMETHEUS_EXPORTER_PORT: "9100" }), "10.0.0.5:9100"],
-    ["awsvpc on Fargate uses the ENI address", awsvpcTask, def("awsvpc", { PROMETHEUS_EXPORTER_PORT: "8080" }), "10.1.2.3:8080"],
+    [
+      "host mode uses host IP and the container port",
+      task({ containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }] }),
+      def("host", { PROMETHEUS_EXPORTER_PORT: "9100" }),
+      "10.0.0.5:9100",
+    ],
+    [
+      "awsvpc on Fargate uses the ENI address",
+      awsvpcTask,
+      def("awsvpc", { PROMETHEUS_EXPORTER_PORT: "8080" }),
+      "10.1.2.3:8080",
+    ],
     [
       "awsvpc on EC2 uses the container's ENI address",
-      task({ eniPrivateIp: undefined, containers: [{ name: "app", lastStatus: "RUNNING", privateIpv4Address: "10.9.9.9", networkBindings: [] }] }),
+      task({
+        eniPrivateIp: undefined,
+        containers: [
+          { name: "app", lastStatus: "RUNNING", privateIpv4Address: "10.9.9.9", networkBindings: [] },
+        ],
+      }),
       def("awsvpc", { PROMETHEUS_EXPORTER_PORT: "8080" }),
       "10.9.9.9:8080",
     ],
-    ["Fargate without networkMode defaults to awsvpc", awsvpcTask, def(undefined, { PROMETHEUS_EXPORTER_PORT: "8080" }), "10.1.2.3:8080"],
-    ["server name replaces the IP", task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_SERVER_NAME: "app.internal" }), "app.internal:32768"],
-    ["dynamic export takes the single host port", task(), def("bridge", { PROMETHEUS_DYNAMIC_EXPORT: "1" }), "10.0.0.5:32768"],
+    [
+      "Fargate without networkMode defaults to awsvpc",
+      awsvpcTask,
+      def(undefined, { PROMETHEUS_EXPORTER_PORT: "8080" }),
+      "10.1.2.3:8080",
+    ],
+    [
+      "server name replaces the IP",
+      task(),
+      def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_SERVER_NAME: "app.internal" }),
+      "app.internal:32768",
+    ],
+    [
+      "dynamic export takes the single host port",
+      task(),
+      def("bridge", { PROMETHEUS_DYNAMIC_EXPORT: "1" }),
+      "10.0.0.5:32768",
+    ],
   ])("%s", (_name, t, d, target) => {
     const result = build(t, d);
     expect(result.warnings).toEqual([]);
@@ -171,8 +252,14 @@ describe("labels", () => {
     const without = build(t, def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }));
     expect(without.groups[0]?.labels.__meta_ecs_service).toBeUndefined();
     expect(without.groups[0]?.labels.__meta_ecs_tag_task_env).toBeUndefined();
-    const withTags = build(t, def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }), { ...RULES, includeTags: true });
-    expect(withTags.groups[0]?.labels).toMatchObject({ __meta_ecs_tag_task_team_name: "core", __meta_ecs_tag_task_env: "prod" });
+    const withTags = build(t, def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }), {
+      ...RULES,
+      includeTags: true,
+    });
+    expect(withTags.groups[0]?.labels).toMatchObject({
+      __meta_ecs_tag_task_team_name: "core",
+      __meta_ecs_tag_task_env: "prod",
+    });
   });
 
   it.each([
@@ -195,12 +282,22 @@ describe("several endpoints per container", () => {
       "PROMETHEUS_EXPORTER_JOB_NAME.admin": "admin",
       "PROMETHEUS_EXPORTER_PORT.jmx": "9404",
     });
-    const { groups, warnings } = build(task({ containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }] }), d);
+    const { groups, warnings } = build(
+      task({ containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }] }),
+      d,
+    );
     expect(warnings).toEqual([]);
     const byTarget = Object.fromEntries(groups.map((g) => [g.targets[0], g.labels]));
     expect(Object.keys(byTarget).sort()).toEqual(["10.0.0.5:8080", "10.0.0.5:9090", "10.0.0.5:9404"]);
-    expect(byTarget["10.0.0.5:9090"]).toMatchObject({ __metrics_path__: "/admin/metrics", job: "admin", __meta_ecs_endpoint: "admin" });
-    expect(byTarget["10.0.0.5:9404"]).toMatchObject({ __metrics_path__: "/metrics", __meta_ecs_endpoint: "jmx" });
+    expect(byTarget["10.0.0.5:9090"]).toMatchObject({
+      __metrics_path__: "/admin/metrics",
+      job: "admin",
+      __meta_ecs_endpoint: "admin",
+    });
+    expect(byTarget["10.0.0.5:9404"]).toMatchObject({
+      __metrics_path__: "/metrics",
+      __meta_ecs_endpoint: "jmx",
+    });
     expect(byTarget["10.0.0.5:8080"]?.__meta_ecs_endpoint).toBeUndefined();
   });
 });
@@ -214,7 +311,10 @@ describe("lifecycle", () => {
     ["DEACTIVATING", "STOPPED", 0],
     ["STOPPED", "STOPPED", 0],
   ])("lastStatus %s, desiredStatus %s → %i targets", (lastStatus, desiredStatus, count) => {
-    const { groups } = build(task({ lastStatus, desiredStatus }), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }));
+    const { groups } = build(
+      task({ lastStatus, desiredStatus }),
+      def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }),
+    );
     expect(groups).toHaveLength(count);
   });
 
@@ -222,12 +322,18 @@ describe("lifecycle", () => {
     const t = task({
       containers: [
         ...task().containers,
-        { name: "ecs-service-connect-abc", lastStatus: "RUNNING", networkBindings: [{ bindIP: "0.0.0.0", containerPort: 15000, hostPort: 33000 }] },
+        {
+          name: "ecs-service-connect-abc",
+          lastStatus: "RUNNING",
+          networkBindings: [{ bindIP: "0.0.0.0", containerPort: 15000, hostPort: 33000 }],
+        },
       ],
     });
     const d = def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" });
     expect(build(t, d).groups).toHaveLength(1);
-    const exited = task({ containers: [{ ...task().containers[0], name: "app", lastStatus: "STOPPED", networkBindings: [] }] });
+    const exited = task({
+      containers: [{ ...task().containers[0], name: "app", lastStatus: "STOPPED", networkBindings: [] }],
+    });
     expect(build(exited, d).groups).toHaveLength(0);
   });
 });
@@ -240,19 +346,45 @@ describe("malformed labels: the container is skipped with one warning naming tas
     ["PROMETHEUS_EXPORTER_PORT", { PROMETHEUS_EXPORTER_PORT: "" }],
     ["PROMETHEUS_EXPORTER_PATH", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_PATH: "metrics" }],
     ["PROMETHEUS_EXPORTER_SCHEME", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_SCHEME: "ftp" }],
-    ["PROMETHEUS_EXPORTER_INTERVAL", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_INTERVAL: "soon" }],
+    [
+      "PROMETHEUS_EXPORTER_INTERVAL",
+      { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_INTERVAL: "soon" },
+    ],
     ["PROMETHEUS_EXPORTER_TIMEOUT", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_TIMEOUT: "-5s" }],
-    ["PROMETHEUS_EXPORTER_TIMEOUT", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_INTERVAL: "10s", PROMETHEUS_EXPORTER_TIMEOUT: "30s" }],
-    ["PROMETHEUS_EXPORTER_SERVER_NAME", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_SERVER_NAME: "host:9000" }],
-    ["PROMETHEUS_EXPORTER_JOB_NAME", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_JOB_NAME: "  " }],
+    [
+      "PROMETHEUS_EXPORTER_TIMEOUT",
+      {
+        PROMETHEUS_EXPORTER_PORT: "8080",
+        PROMETHEUS_EXPORTER_INTERVAL: "10s",
+        PROMETHEUS_EXPORTER_TIMEOUT: "30s",
+      },
+    ],
+    [
+      "PROMETHEUS_EXPORTER_SERVER_NAME",
+      { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_SERVER_NAME: "host:9000" },
+    ],
+    [
+      "PROMETHEUS_EXPORTER_JOB_NAME",
+      { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_JOB_NAME: "  " },
+    ],
     ["PROMETHEUS_DYNAMIC_EXPORT", { PROMETHEUS_DYNAMIC_EXPORT: "yes please" }],
-    ["PROMETHEUS_EXPORTER_PORT.admin", { PROMETHEUS_EXPORTER_PORT: "8080", "PROMETHEUS_EXPORTER_PORT.admin": "x" }],
+    [
+      "PROMETHEUS_EXPORTER_PORT.admin",
+      { PROMETHEUS_EXPORTER_PORT: "8080", "PROMETHEUS_EXPORTER_PORT.admin": "x" },
+    ],
     ["PROMETHEUS_EXPORTER_PORT.bad name", { "PROMETHEUS_EXPORTER_PORT.bad name": "9000" }],
-    ["PROMETHEUS_EXPORTER_PATH.admin", { "PROMETHEUS_EXPORTER_PORT.admin": "9000", "PROMETHEUS_EXPORTER_PATH.admin": "admin" }],
+    [
+      "PROMETHEUS_EXPORTER_PATH.admin",
+      { "PROMETHEUS_EXPORTER_PORT.admin": "9000", "PROMETHEUS_EXPORTER_PATH.admin": "admin" },
+    ],
   ])("%s in %j", (label, labels) => {
     const goodTask = task({ taskArn: "arn:aws:ecs:us-east-1:123456789012:task/prod/good" });
     const badTask = task();
-    const good = def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }, { taskDefinitionArn: "arn:good", family: "good" });
+    const good = def(
+      "bridge",
+      { PROMETHEUS_EXPORTER_PORT: "8080" },
+      { taskDefinitionArn: "arn:good", family: "good" },
+    );
     const bad = def("bridge", labels);
     const result = buildTargetGroups({
       tasks: [{ ...goodTask, taskDefinitionArn: "arn:good" }, badTask],
@@ -269,10 +401,16 @@ describe("malformed labels: the container is skipped with one warning naming tas
   });
 
   it.each([
-    ["an ECS Anywhere host", { ...HOST, ec2InstanceId: "mi-123", privateIp: undefined, external: true }, /ECS Anywhere/],
+    [
+      "an ECS Anywhere host",
+      { ...HOST, ec2InstanceId: "mi-123", privateIp: undefined, external: true },
+      /ECS Anywhere/,
+    ],
     ["a vanished EC2 instance", { ...HOST, privateIp: undefined }, /was not found/],
   ])("skips a task on %s with a warning", (_name, host, message) => {
-    const result = build(task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }), RULES, [host as HostInfo]);
+    const result = build(task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }), RULES, [
+      host as HostInfo,
+    ]);
     expect(result.groups).toEqual([]);
     expect(result.warnings[0]?.message).toMatch(message);
   });
@@ -291,21 +429,35 @@ describe("filter label, custom label names and selectors", () => {
     [{ name: "SCRAPE", value: "yes" }, { SCRAPE: "yes" }, 1],
     [{ name: "SCRAPE", value: "yes" }, { SCRAPE: "no" }, 0],
   ])("filter %j with labels %j → %i", (filter, extra, count) => {
-    const { groups } = build(task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080", ...extra }), { ...RULES, filter });
+    const { groups } = build(task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080", ...extra }), {
+      ...RULES,
+      filter,
+    });
     expect(groups).toHaveLength(count);
   });
 
   it("reads configured label names instead of the defaults", () => {
-    const labels = { ...DEFAULT_LABELS, port: "com.prometheus-ecs-discovery.port", path: "com.prometheus-ecs-discovery.path" };
-    const d = def("bridge", { "com.prometheus-ecs-discovery.port": "8080", "com.prometheus-ecs-discovery.path": "/x" });
+    const labels = {
+      ...DEFAULT_LABELS,
+      port: "com.prometheus-ecs-discovery.port",
+      path: "com.prometheus-ecs-discovery.path",
+    };
+    const d = def("bridge", {
+      "com.prometheus-ecs-discovery.port": "8080",
+      "com.prometheus-ecs-discovery.path": "/x",
+    });
     const { groups } = build(task(), d, { ...RULES, labels });
     expect(groups[0]?.targets).toEqual(["10.0.0.5:32768"]);
     expect(groups[0]?.labels.__metrics_path__).toBe("/x");
-    expect(build(task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }), { ...RULES, labels }).groups).toEqual([]);
+    expect(
+      build(task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }), { ...RULES, labels }).groups,
+    ).toEqual([]);
   });
 
   it("targets unlabelled containers matched by a selector", () => {
-    const selectors = parseSelectors(JSON.stringify([{ service: "we.*", container: "app", port: 8080, path: "/m", job: "sel" }]));
+    const selectors = parseSelectors(
+      JSON.stringify([{ service: "we.*", container: "app", port: 8080, path: "/m", job: "sel" }]),
+    );
     const { groups } = build(task(), def("bridge", {}), { ...RULES, selectors });
     expect(groups).toHaveLength(1);
     expect(groups[0]?.labels).toMatchObject({ job: "sel", __metrics_path__: "/m" });
@@ -318,11 +470,19 @@ describe("determinism", () => {
   it("serializes byte for byte the same whatever the input order", () => {
     const d = def("host", { PROMETHEUS_EXPORTER_PORT: "8080", "PROMETHEUS_EXPORTER_PORT.b": "9000" });
     const tasks = ["t3", "t1", "t2"].map((id) =>
-      task({ taskArn: `arn:aws:ecs:us-east-1:123456789012:task/prod/${id}`, containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }] }),
+      task({
+        taskArn: `arn:aws:ecs:us-east-1:123456789012:task/prod/${id}`,
+        containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }],
+      }),
     );
     const run = (order: TaskView[]) =>
       serializeGroups(
-        buildTargetGroups({ tasks: order, taskDefinitions: new Map([[d.taskDefinitionArn, d]]), hosts: new Map([[CI, HOST]]), rules: RULES }).groups,
+        buildTargetGroups({
+          tasks: order,
+          taskDefinitions: new Map([[d.taskDefinitionArn, d]]),
+          hosts: new Map([[CI, HOST]]),
+          rules: RULES,
+        }).groups,
       );
     const a = run(tasks);
     expect(run([...tasks].reverse())).toBe(a);
