@@ -6,6 +6,7 @@ import { createClients } from "./aws/clients.js";
 import { SdkEcsReadApi } from "./aws/ecs-read-api.js";
 import {
   ConfigError,
+  DEFAULT_STATE_PREFIX,
   DEFAULT_TARGETS_PREFIX,
   loadEngineConfig,
   parseClusterList,
@@ -22,8 +23,8 @@ import type { TargetOutput } from "./publish/target-output.js";
 const HELP = `prometheus-ecs-discovery: find the ECS containers Prometheus should scrape and write file_sd JSON.
 
 Usage:
-  prometheus-ecs-discovery sync   (--out-dir DIR | --bucket B [--prefix P]) [--cluster NAME]... [--dry-run]
-  prometheus-ecs-discovery invoke --event FILE (--out-dir DIR | --bucket B [--prefix P])
+  prometheus-ecs-discovery sync   (--out-dir DIR | --bucket B [--prefix P] [--state-prefix P]) [--cluster NAME]... [--dry-run]
+  prometheus-ecs-discovery invoke --event FILE (--out-dir DIR | --bucket B [--prefix P] [--state-prefix P])
   prometheus-ecs-discovery --help
 
 Commands:
@@ -36,7 +37,9 @@ Commands:
 Options:
   --out-dir DIR      write file_sd files into DIR
   --bucket B         write objects into S3 bucket B
-  --prefix P         S3 key prefix (default "${DEFAULT_TARGETS_PREFIX}")
+  --prefix P         S3 key prefix of the file_sd objects (default "${DEFAULT_TARGETS_PREFIX}")
+  --state-prefix P   S3 key prefix of the engine's state objects (default "${DEFAULT_STATE_PREFIX}");
+                     with --out-dir the state lives in DIR/.state/
   --cluster NAME     a cluster name or ARN; repeatable (default: every cluster, or $CLUSTERS)
   --dry-run          print the target groups instead of writing them (sync only)
   --verbose          log progress, not only warnings and errors (logs go to stderr as JSON lines)
@@ -79,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       "out-dir": { type: "string" },
       bucket: { type: "string" },
       prefix: { type: "string" },
+      "state-prefix": { type: "string" },
       cluster: { type: "string", multiple: true },
       event: { type: "string" },
       "dry-run": { type: "boolean" },
@@ -97,7 +101,9 @@ async function main(argv: string[]): Promise<number> {
   if (values["out-dir"] && values.bucket) throw new UsageError("give either --out-dir or --bucket, not both");
   if (!values["out-dir"] && !values.bucket)
     throw new UsageError("an output is required: --out-dir DIR or --bucket B");
-  if (values.prefix !== undefined && !values.bucket) throw new UsageError("--prefix goes with --bucket");
+  if ((values.prefix !== undefined || values["state-prefix"] !== undefined) && !values.bucket) {
+    throw new UsageError("--prefix and --state-prefix go with --bucket");
+  }
   if (command === "invoke" && !values.event) throw new UsageError("invoke needs --event FILE");
   if (command === "sync" && values.event) throw new UsageError("--event goes with invoke");
   if (command === "invoke" && values["dry-run"])
@@ -139,9 +145,17 @@ async function main(argv: string[]): Promise<number> {
   let output: TargetOutput;
   if (values.bucket) {
     const prefix = values.prefix ?? DEFAULT_TARGETS_PREFIX;
-    if (prefix.startsWith("/") || prefix.includes(".."))
-      throw new UsageError(`--prefix "${prefix}" must not start with "/" or contain ".."`);
-    output = new S3TargetOutput(clients.s3, validateBucket(values.bucket, "--bucket"), prefix);
+    const statePrefix = values["state-prefix"] ?? DEFAULT_STATE_PREFIX;
+    for (const [flag, value] of [
+      ["--prefix", prefix],
+      ["--state-prefix", statePrefix],
+    ] as const) {
+      if (value.startsWith("/") || value.includes("..")) {
+        throw new UsageError(`${flag} "${value}" must not start with "/" or contain ".."`);
+      }
+    }
+    if (prefix === statePrefix) throw new UsageError("--prefix and --state-prefix must differ");
+    output = new S3TargetOutput(clients.s3, validateBucket(values.bucket, "--bucket"), prefix, statePrefix);
   } else {
     output = new DirectoryTargetOutput(values["out-dir"] as string);
   }

@@ -46,6 +46,8 @@ export interface EngineConfig {
   maxConcurrency: number;
   /** SDK attempts per call (adaptive retry mode). */
   maxAttempts: number;
+  /** Churn guard: a reconcile removing more than this share of a cluster's tasks unannounced waits once. */
+  churnGuardPercent: number;
 }
 
 export interface S3OutputConfig {
@@ -256,6 +258,7 @@ export function loadEngineConfig(env: Env): EngineConfig {
     includeTags: parseInclude(read(env, "INCLUDE")),
     maxConcurrency: positiveInt(env, "MAX_CONCURRENCY", 8, 64),
     maxAttempts: positiveInt(env, "MAX_ATTEMPTS", 6, 20),
+    churnGuardPercent: positiveInt(env, "CHURN_GUARD_PERCENT", 50, 100),
   };
   const filter = parseFilterLabel(read(env, "FILTER_LABEL"));
   if (filter) config.filter = filter;

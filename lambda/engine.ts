@@ -1,13 +1,34 @@
 import { type CallCounter, type CallCounts, isThrottle } from "./aws/call-counter.js";
 import type { EcsReadApi } from "./aws/ecs-read-api.js";
 import type { EngineConfig } from "./config.js";
-import { type ClusterRef, clusterNameOf, parseClusterArn, type TargetGroup } from "./core/model.js";
-import { buildTargetGroups, serializeGroups, type TargetRules } from "./core/targets.js";
+import {
+  type ClusterRef,
+  clusterNameOf,
+  type HostInfo,
+  parseClusterArn,
+  type TargetGroup,
+  type TaskDefinitionSpec,
+  type TaskView,
+} from "./core/model.js";
+import { normalizeTask } from "./core/normalize.js";
+import { type BuildResult, buildTargetGroups, serializeGroups, type TargetRules } from "./core/targets.js";
 import type { DiscoveryCaches } from "./discovery/caches.js";
-import { discoverCluster } from "./discovery/discover-cluster.js";
-import { mapLimit } from "./discovery/limit.js";
+import { describeTaskDefinitionCached, discoverCluster, resolveHosts } from "./discovery/discover-cluster.js";
+import { chunk, mapLimit } from "./discovery/limit.js";
 import type { QueueTrigger, SingleTrigger, Trigger } from "./events/parse-trigger.js";
-import type { TargetOutput } from "./publish/target-output.js";
+import type { ObjectRef, StoredObject, TargetOutput } from "./publish/target-output.js";
+import {
+  type ClusterState,
+  churnGuard,
+  compact,
+  decide,
+  isRelevant,
+  mergeReconcile,
+  parseState,
+  remove,
+  serializeState,
+  upsert,
+} from "./state/cluster-state.js";
 
 /** The logging surface the engine needs; Powertools' Logger satisfies it, and so does a console shim. */
 export interface Log {
@@ -31,11 +52,13 @@ export interface EngineDeps {
   now?: () => number;
 }
 
-export type ClusterStatus = "written" | "unchanged" | "failed" | "gone" | "dry-run";
+export type ClusterStatus = "written" | "unchanged" | "failed" | "gone" | "held-back" | "dry-run";
 
 export interface ClusterOutcome {
   cluster: string;
   status: ClusterStatus;
+  /** How the cluster was refreshed: a full listing, or events applied to its state. */
+  mode: "reconcile" | "events";
   tasks: number;
   targets: number;
   object?: string;
@@ -54,6 +77,10 @@ export interface RunSummary {
   targets: number;
   objects: { written: number; unchanged: number; deleted: number; failed: number };
   deleted: string[];
+  events: { applied: number; stale: number; ignored: number };
+  /** Targets a reconcile had to add or remove relative to the recorded state: missed events. */
+  drift: { added: number; removed: number };
+  heldBack: number;
   warnings: number;
   apiCalls: Record<string, number>;
   throttles: Record<string, number>;
@@ -65,8 +92,8 @@ export interface RunSummary {
   targetGroups?: Record<string, TargetGroup[]>;
 }
 
-// A conflicting write means another run published in between; rediscover and try again a few times.
-const PUBLISH_ATTEMPTS = 3;
+// A conflicting write means another run published in between; read again and retry a few times.
+const PUBLISH_ATTEMPTS = 4;
 
 function describeError(error: unknown): string {
   const e = error as { name?: string; message?: string };
@@ -84,22 +111,48 @@ function rulesOf(config: EngineConfig): TargetRules {
   return rules;
 }
 
-function matchesRef(ref: string, cluster: ClusterRef): boolean {
-  return ref === cluster.arn || ref === cluster.name;
+function objectRefOf(cluster: ClusterRef): ObjectRef {
+  return { accountId: cluster.accountId, region: cluster.region, name: cluster.name };
+}
+
+function derive(state: ClusterState, rules: TargetRules): BuildResult {
+  return buildTargetGroups({
+    tasks: Object.values(state.tasks),
+    taskDefinitions: new Map(Object.entries(state.taskDefinitions)),
+    hosts: new Map(Object.entries(state.hosts)),
+    rules,
+  });
+}
+
+function groupKeys(groups: TargetGroup[]): Set<string> {
+  return new Set(groups.map((g) => JSON.stringify(g)));
 }
 
 interface Plan {
   trigger: string;
   dryRun: boolean;
-  /** Cluster ARNs (or names, when not yet resolved) to discover. */
+  force: boolean;
+  /** Full reconcile of these clusters (ARNs, or names not yet resolved). */
   clusters: string[];
+  /** Event tasks to apply, by cluster ARN. */
+  events: Map<string, TaskView[]>;
   /** Whether objects of clusters outside `clusters` may be removed: only after a complete listing. */
   cleanUp: boolean;
+  /** Whether `clusters` still has to be listed (all clusters, or the configured ones). */
+  listClusters: boolean;
   skipped?: string;
 }
 
+type CommitResult = "written" | "unchanged" | "conflict";
+
 export class DiscoveryEngine {
-  constructor(private readonly deps: EngineDeps) {}
+  private readonly rules: TargetRules;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.rules = rulesOf(deps.config);
+    this.now = deps.now ?? Date.now;
+  }
 
   private get log(): Log {
     return this.deps.log;
@@ -108,49 +161,64 @@ export class DiscoveryEngine {
   /** True when configuration lets this deployment publish the cluster. */
   private configured(cluster: ClusterRef): boolean {
     const list = this.deps.config.clusters;
-    return list.length === 0 || list.some((ref) => matchesRef(ref, cluster));
+    return list.length === 0 || list.some((ref) => ref === cluster.arn || ref === cluster.name);
   }
 
   async run(trigger: Trigger): Promise<RunSummary> {
     if (trigger.kind === "queue") return this.runQueue(trigger);
-    return this.runPlan(await this.plan(trigger));
+    return this.runPlan(this.plan([trigger]));
   }
 
-  private async plan(trigger: SingleTrigger): Promise<Plan> {
-    if (trigger.kind === "task-event") {
-      const cluster = parseClusterArn(trigger.clusterArn) as ClusterRef;
-      const base = { trigger: "task-event", dryRun: false, clusters: [] as string[], cleanUp: false };
-      if (trigger.region !== this.deps.region || cluster.region !== this.deps.region) {
-        return {
-          ...base,
-          skipped: `event is for region ${cluster.region}; this deployment serves ${this.deps.region}`,
-        };
+  /** Turns triggers into work: any schedule or resync means a full reconcile; events coalesce by cluster. */
+  private plan(triggers: SingleTrigger[]): Plan {
+    const plan: Plan = {
+      trigger: triggers.length === 1 ? (triggers[0]?.kind ?? "queue") : "queue",
+      dryRun: false,
+      force: false,
+      clusters: [],
+      events: new Map(),
+      cleanUp: false,
+      listClusters: false,
+    };
+    const skips: string[] = [];
+    const subset: string[] = [];
+    let full = false;
+    for (const trigger of triggers) {
+      if (trigger.kind === "task-event") {
+        const cluster = parseClusterArn(trigger.clusterArn) as ClusterRef;
+        if (trigger.region !== this.deps.region || cluster.region !== this.deps.region) {
+          skips.push(`event is for region ${cluster.region}; this deployment serves ${this.deps.region}`);
+        } else if (!this.configured(cluster)) {
+          skips.push(`cluster ${cluster.name} is not among the configured clusters`);
+        } else {
+          const list = plan.events.get(cluster.arn) ?? [];
+          list.push(trigger.task);
+          plan.events.set(cluster.arn, list);
+        }
+        continue;
       }
-      if (!this.configured(cluster)) {
-        return { ...base, skipped: `cluster ${cluster.name} is not among the configured clusters` };
+      if (trigger.kind === "resync") {
+        plan.dryRun ||= trigger.dryRun;
+        plan.force ||= trigger.force;
       }
-      return { ...base, clusters: [trigger.clusterArn] };
+      if (trigger.kind === "resync" && trigger.clusters) {
+        const configured = this.deps.config.clusters;
+        const outside = trigger.clusters.filter(
+          (ref) => configured.length > 0 && !configured.some((c) => clusterNameOf(c) === clusterNameOf(ref)),
+        );
+        if (outside.length > 0) skips.push(`not among the configured clusters: ${outside.join(", ")}`);
+        else subset.push(...trigger.clusters);
+      } else {
+        full = true;
+      }
     }
-    const dryRun = trigger.kind === "resync" && trigger.dryRun;
-    const requested = trigger.kind === "resync" ? trigger.clusters : undefined;
-    if (requested) {
-      const configured = this.deps.config.clusters;
-      const outside = requested.filter(
-        (ref) =>
-          configured.length > 0 &&
-          !configured.some((c) => c === ref || clusterNameOf(c) === clusterNameOf(ref)),
-      );
-      if (outside.length > 0) {
-        return {
-          trigger: trigger.kind,
-          dryRun,
-          clusters: [],
-          cleanUp: false,
-          skipped: `not among the configured clusters: ${outside.join(", ")}`,
-        };
-      }
+    if (full || subset.length > 0) {
+      plan.listClusters = true;
+      plan.cleanUp = full;
+      plan.clusters = full ? [] : [...new Set(subset)];
     }
-    return { trigger: trigger.kind, dryRun, clusters: requested ?? [], cleanUp: !requested };
+    if (!plan.listClusters && plan.events.size === 0) plan.skipped = skips[0] ?? "nothing to do";
+    return plan;
   }
 
   private async runQueue(trigger: QueueTrigger): Promise<RunSummary> {
@@ -162,45 +230,24 @@ export class DiscoveryEngine {
       }
     }
     const valid = trigger.items.filter((i) => i.trigger);
-    // A batch coalesces: one full reconcile if any message asks for it, else one pass per affected cluster.
-    const full = valid.some((i) => i.trigger?.kind === "schedule" || i.trigger?.kind === "resync");
-    const byCluster = new Map<string, string[]>();
-    let plan: Plan;
-    if (full) {
-      plan = { trigger: "queue", dryRun: false, clusters: [], cleanUp: true };
-    } else {
-      const clusters: string[] = [];
-      const skips: string[] = [];
-      for (const item of valid) {
-        const p = await this.plan(item.trigger as SingleTrigger);
-        if (p.skipped) skips.push(p.skipped);
-        for (const c of p.clusters) {
-          if (!byCluster.has(c)) {
-            byCluster.set(c, []);
-            clusters.push(c);
-          }
-          byCluster.get(c)?.push(item.messageId);
-        }
-      }
-      plan = { trigger: "queue", dryRun: false, clusters, cleanUp: false };
-      if (clusters.length === 0) plan.skipped = skips[0] ?? "no actionable messages";
-    }
+    const plan = this.plan(valid.map((i) => i.trigger as SingleTrigger));
+    plan.trigger = "queue";
     const summary = await this.runPlan(plan);
-    for (const outcome of summary.clusters) {
-      if (outcome.status !== "failed") continue;
-      if (full) failed.push(...valid.map((i) => i.messageId));
-      else
-        for (const [ref, ids] of byCluster) if (clusterNameOf(ref) === outcome.cluster) failed.push(...ids);
+    const failedClusters = new Set(
+      summary.clusters.filter((c) => c.status === "failed").map((c) => c.cluster),
+    );
+    for (const item of valid) {
+      const t = item.trigger as SingleTrigger;
+      const affected =
+        t.kind === "task-event" ? failedClusters.has(clusterNameOf(t.clusterArn)) : failedClusters.size > 0;
+      if (affected) failed.push(item.messageId);
     }
     summary.failedMessageIds = [...new Set(failed)];
     summary.ok = summary.ok && failed.length === 0;
     return summary;
   }
 
-  private async runPlan(plan: Plan): Promise<RunSummary> {
-    const now = this.deps.now ?? Date.now;
-    const started = now();
-    const before: CallCounts = this.deps.counter.snapshot();
+  private newSummary(plan: Plan): RunSummary {
     const summary: RunSummary = {
       trigger: plan.trigger,
       ok: true,
@@ -211,6 +258,9 @@ export class DiscoveryEngine {
       targets: 0,
       objects: { written: 0, unchanged: 0, deleted: 0, failed: 0 },
       deleted: [],
+      events: { applied: 0, stale: 0, ignored: 0 },
+      drift: { added: 0, removed: 0 },
+      heldBack: 0,
       warnings: 0,
       apiCalls: {},
       throttles: {},
@@ -218,12 +268,19 @@ export class DiscoveryEngine {
       durationMs: 0,
     };
     if (plan.dryRun) summary.targetGroups = {};
+    return summary;
+  }
+
+  private async runPlan(plan: Plan): Promise<RunSummary> {
+    const started = this.now();
+    const before: CallCounts = this.deps.counter.snapshot();
+    const summary = this.newSummary(plan);
     const finish = (): RunSummary => {
       const delta = this.deps.counter.since(before);
       summary.apiCalls = delta.calls;
       summary.throttles = delta.throttles;
       summary.apiErrors = delta.errors;
-      summary.durationMs = now() - started;
+      summary.durationMs = this.now() - started;
       return summary;
     };
     if (plan.skipped) {
@@ -232,77 +289,119 @@ export class DiscoveryEngine {
       return finish();
     }
 
-    let clusterArns: string[];
-    let missing: string[] = [];
-    try {
-      ({ clusterArns, missing } = await this.resolveClusters(plan));
-    } catch (error) {
-      summary.ok = false;
-      summary.skipped = `could not list clusters: ${describeError(error)}`;
-      this.log.error("cluster listing failed; nothing was changed", { error: describeError(error) });
-      throw Object.assign(new Error(summary.skipped), { summary: finish() });
+    let reconcileArns: string[] = [];
+    if (plan.listClusters) {
+      try {
+        reconcileArns = await this.listClusters(plan.clusters);
+      } catch (error) {
+        summary.ok = false;
+        summary.skipped = `could not list clusters: ${describeError(error)}`;
+        this.log.error("cluster listing failed; nothing was changed", { error: describeError(error) });
+        throw Object.assign(new Error(summary.skipped), { summary: finish() });
+      }
     }
-    for (const ref of missing)
-      this.log.warn("configured cluster does not exist or is not ACTIVE", { cluster: ref });
-
-    const outcomes = await mapLimit(clusterArns, this.deps.config.maxConcurrency, (arn) =>
-      this.reconcileCluster(arn, plan.dryRun, summary),
-    );
+    const reconciling = new Set(reconcileArns);
+    // Clusters being reconciled need no events applied: the listing already covers them.
+    const eventArns = [...plan.events.keys()].filter((arn) => !reconciling.has(arn));
+    const work = [
+      ...reconcileArns.map((arn) => () => this.refreshCluster(arn, undefined, plan, summary)),
+      ...eventArns.map((arn) => () => this.refreshCluster(arn, plan.events.get(arn), plan, summary)),
+    ];
+    const outcomes = await mapLimit(work, this.deps.config.maxConcurrency, (job) => job());
     summary.clusters = outcomes.sort((a, b) => a.cluster.localeCompare(b.cluster));
     for (const o of outcomes) {
       summary.tasks += o.tasks;
       summary.targets += o.targets;
       if (o.status === "written") summary.objects.written++;
-      if (o.status === "unchanged") summary.objects.unchanged++;
+      if (o.status === "unchanged" || o.status === "held-back") summary.objects.unchanged++;
       if (o.status === "failed") {
         summary.objects.failed++;
         summary.ok = false;
       }
     }
-    if (plan.cleanUp && !plan.dryRun) await this.cleanUp(clusterArns, summary);
+    if (plan.cleanUp && !plan.dryRun) await this.cleanUp(reconcileArns, summary);
     return finish();
   }
 
-  private async resolveClusters(plan: Plan): Promise<{ clusterArns: string[]; missing: string[] }> {
-    if (plan.trigger === "task-event" || (plan.trigger === "queue" && !plan.cleanUp)) {
-      return { clusterArns: plan.clusters, missing: [] };
-    }
-    const wanted = plan.clusters.length > 0 ? plan.clusters : this.deps.config.clusters;
-    if (wanted.length === 0) return { clusterArns: await this.deps.api.listClusterArns(), missing: [] };
+  private async listClusters(requested: string[]): Promise<string[]> {
+    const wanted = requested.length > 0 ? requested : this.deps.config.clusters;
+    if (wanted.length === 0) return this.deps.api.listClusterArns();
     const listing = await this.deps.api.describeClusters(wanted);
-    return { clusterArns: listing.active, missing: listing.missing };
+    for (const ref of listing.missing)
+      this.log.warn("configured cluster does not exist or is not ACTIVE", { cluster: ref });
+    return listing.active;
   }
 
-  private async reconcileCluster(
+  /** Hands the state's task definitions and hosts to the caches, so a cold start describes nothing twice. */
+  private seedCaches(state: ClusterState | undefined): void {
+    if (!state) return;
+    const { caches } = this.deps;
+    for (const [arn, def] of Object.entries(state.taskDefinitions)) {
+      if (!caches.taskDefinitions.has(arn)) caches.taskDefinitions.set(arn, Promise.resolve(def));
+    }
+    for (const [arn, host] of Object.entries(state.hosts))
+      if (!caches.hosts.has(arn)) caches.hosts.set(arn, host);
+  }
+
+  private async readState(
+    ref: ObjectRef,
     clusterArn: string,
-    dryRun: boolean,
+  ): Promise<{ stored?: StoredObject; state?: ClusterState }> {
+    const stored = await this.deps.output.read(ref, "state");
+    if (!stored) return {};
+    const state = parseState(stored.body, clusterArn);
+    if (!state) {
+      this.log.warn("stored state is unreadable; rebuilding it from a full listing", {
+        object: this.deps.output.locationOf(ref, "state"),
+      });
+    }
+    return state ? { stored, state } : { stored };
+  }
+
+  /**
+   * Refreshes one cluster: a full listing when `events` is undefined (or no usable state exists yet),
+   * else the events applied to its recorded state. Any failed call leaves both objects as they were.
+   */
+  private async refreshCluster(
+    clusterArn: string,
+    events: TaskView[] | undefined,
+    plan: Plan,
     summary: RunSummary,
   ): Promise<ClusterOutcome> {
-    const ref = parseClusterArn(clusterArn);
+    const cluster = parseClusterArn(clusterArn);
     const name = clusterNameOf(clusterArn);
-    if (!ref)
+    const mode = events ? "events" : "reconcile";
+    if (!cluster)
       return {
         cluster: name,
+        mode,
         status: "failed",
         tasks: 0,
         targets: 0,
         error: `not a cluster ARN: ${clusterArn}`,
       };
-    const rules = rulesOf(this.deps.config);
-    const objectRef = { accountId: ref.accountId, region: ref.region, name: ref.name };
-    const location = this.deps.output.locationOf(objectRef);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // Read first: the write below is conditional on exactly this version.
-        const current = dryRun ? undefined : await this.deps.output.read(objectRef);
-        const snapshot = await discoverCluster(this.deps.api, this.deps.caches, clusterArn, {
-          rules,
-          maxConcurrency: this.deps.config.maxConcurrency,
-        });
-        const built = buildTargetGroups({ ...snapshot, rules });
+    const ref = objectRefOf(cluster);
+    const object = this.deps.output.locationOf(ref);
+    try {
+      for (let attempt = 1; attempt <= PUBLISH_ATTEMPTS; attempt++) {
+        const [{ stored, state }, targets] = await Promise.all([
+          this.readState(ref, clusterArn),
+          plan.dryRun ? Promise.resolve(undefined) : this.deps.output.read(ref),
+        ]);
+        this.seedCaches(state);
+        let next: ClusterState;
+        let held = false;
+        let eventsMode = false;
+        if (events && state) {
+          next = await this.applyEvents(cluster, state, events, summary);
+          eventsMode = true;
+        } else {
+          ({ next, held } = await this.reconcile(cluster, state, plan.force, summary));
+        }
+        const built = derive(next, this.rules);
         for (const w of built.warnings) {
           this.log.warn(w.message, {
-            cluster: ref.name,
+            cluster: cluster.name,
             task: w.taskArn,
             container: w.container,
             label: w.label,
@@ -310,39 +409,195 @@ export class DiscoveryEngine {
         }
         summary.warnings += built.warnings.length;
         const outcome = {
-          cluster: ref.name,
-          tasks: snapshot.tasks.length,
+          cluster: cluster.name,
+          mode: eventsMode ? ("events" as const) : ("reconcile" as const),
+          tasks: Object.keys(next.tasks).length,
           targets: built.groups.length,
-          object: location,
+          object,
         };
-        if (dryRun) {
-          if (summary.targetGroups) summary.targetGroups[ref.name] = built.groups;
+        if (plan.dryRun) {
+          if (summary.targetGroups) summary.targetGroups[cluster.name] = built.groups;
           return { ...outcome, status: "dry-run" };
         }
-        const body = serializeGroups(built.groups);
-        if (current?.body === body) return { ...outcome, status: "unchanged" };
-        if ((await this.deps.output.write(objectRef, body, current)) === "written") {
-          this.log.info("published", { cluster: ref.name, targets: built.groups.length, object: location });
-          return { ...outcome, status: "written" };
-        }
-        if (attempt >= PUBLISH_ATTEMPTS) throw new Error(`object changed under us ${attempt} times in a row`);
-        this.log.info("object changed since it was read; rediscovering", { cluster: ref.name, attempt });
-      } catch (error) {
-        const reason = describeError(error);
-        if ((error as { name?: string }).name === "ClusterNotFoundException") {
-          this.log.warn("cluster no longer exists; its object goes with the next complete listing", {
-            cluster: ref.name,
+        const result = await this.commit(ref, next, built.groups, stored, targets);
+        if (result === "conflict") {
+          this.log.info("objects changed since they were read; reading again", {
+            cluster: cluster.name,
+            attempt,
           });
-          return { cluster: ref.name, status: "gone", tasks: 0, targets: 0, object: location, error: reason };
+          continue;
         }
-        this.log.error("cluster not published; its last object stays in place", {
-          cluster: ref.name,
-          error: reason,
-          throttled: isThrottle(error),
+        if (result === "written")
+          this.log.info("published", { cluster: cluster.name, targets: built.groups.length, object });
+        return { ...outcome, status: held ? "held-back" : result };
+      }
+      throw new Error(`objects kept changing under concurrent runs (${PUBLISH_ATTEMPTS} attempts)`);
+    } catch (error) {
+      const reason = describeError(error);
+      if ((error as { name?: string }).name === "ClusterNotFoundException") {
+        this.log.warn("cluster no longer exists; its object goes with the next complete listing", {
+          cluster: name,
         });
-        return { cluster: ref.name, status: "failed", tasks: 0, targets: 0, object: location, error: reason };
+        return { cluster: name, mode, status: "gone", tasks: 0, targets: 0, object, error: reason };
+      }
+      this.log.error("cluster not published; its last object stays in place", {
+        cluster: name,
+        error: reason,
+        throttled: isThrottle(error),
+      });
+      return { cluster: name, mode, status: "failed", tasks: 0, targets: 0, object, error: reason };
+    }
+  }
+
+  private async reconcile(
+    cluster: ClusterRef,
+    current: ClusterState | undefined,
+    force: boolean,
+    summary: RunSummary,
+  ): Promise<{ next: ClusterState; held: boolean }> {
+    const startedAt = this.now();
+    const snapshot = await discoverCluster(this.deps.api, this.deps.caches, cluster.arn, {
+      rules: this.rules,
+      maxConcurrency: this.deps.config.maxConcurrency,
+    });
+    const { labels, selectors } = this.rules;
+    const relevant = snapshot.tasks.filter((t) => {
+      const def = snapshot.taskDefinitions.get(t.taskDefinitionArn);
+      return def !== undefined && isRelevant(def, t, labels, selectors);
+    });
+    const merged = mergeReconcile(
+      current,
+      { ...snapshot, tasks: relevant },
+      cluster.arn,
+      startedAt,
+      this.now(),
+    );
+    if (current) {
+      const before = groupKeys(derive(current, this.rules).groups);
+      const after = groupKeys(derive(merged.state, this.rules).groups);
+      for (const k of after) if (!before.has(k)) summary.drift.added++;
+      for (const k of before) if (!after.has(k)) summary.drift.removed++;
+    }
+    const guard = churnGuard(current, merged.unexplainedRemovals, this.deps.config.churnGuardPercent, force);
+    if (guard.hold && current) {
+      summary.heldBack++;
+      this.log.warn("churn guard: reconcile held back", { cluster: cluster.name, reason: guard.reason });
+      return {
+        next: { ...current, heldBack: { removals: merged.unexplainedRemovals, since: this.now() } },
+        held: true,
+      };
+    }
+    if (guard.reason)
+      this.log.info("churn guard: removal confirmed", { cluster: cluster.name, reason: guard.reason });
+    return { next: merged.state, held: false };
+  }
+
+  /**
+   * Applies task events to the recorded state. With warm caches this makes no ECS call at all: the event
+   * carries the task; only a new task definition revision, a new host, or tags cost a describe.
+   */
+  private async applyEvents(
+    cluster: ClusterRef,
+    current: ClusterState,
+    events: TaskView[],
+    summary: RunSummary,
+  ): Promise<ClusterState> {
+    const { api, caches, config } = this.deps;
+    const state: ClusterState = structuredClone(current);
+    const now = this.now();
+    const ordered = [...events].sort((a, b) => (a.version ?? 0) - (b.version ?? 0));
+    const upserts = ordered.filter((t) => decide(state, t) === "upsert");
+
+    const defArns = [...new Set(upserts.map((t) => t.taskDefinitionArn))];
+    const defs = new Map<string, TaskDefinitionSpec>();
+    await mapLimit(defArns, config.maxConcurrency, async (arn) => {
+      defs.set(arn, state.taskDefinitions[arn] ?? (await describeTaskDefinitionCached(api, caches, arn)));
+    });
+    const relevant = upserts.filter((t) => {
+      const def = defs.get(t.taskDefinitionArn);
+      return def !== undefined && isRelevant(def, t, this.rules.labels, this.rules.selectors);
+    });
+    const hostArns = relevant.flatMap((t) => {
+      const mode =
+        defs.get(t.taskDefinitionArn)?.networkMode ?? (t.launchType === "FARGATE" ? "awsvpc" : "bridge");
+      return (mode === "bridge" || mode === "host") &&
+        t.containerInstanceArn &&
+        !state.hosts[t.containerInstanceArn]
+        ? [t.containerInstanceArn]
+        : [];
+    });
+    const hosts: Map<string, HostInfo> = await resolveHosts(
+      api,
+      caches,
+      cluster.arn,
+      hostArns,
+      config.maxConcurrency,
+    );
+    const tags = new Map<string, Record<string, string> | undefined>();
+    if (this.rules.includeTags) {
+      // Events never carry tags: new tasks are described once, with them.
+      const newTasks = [...new Set(relevant.filter((t) => !state.tasks[t.taskArn]).map((t) => t.taskArn))];
+      for (const batch of chunk(newTasks, 100)) {
+        for (const raw of await api.describeTasks(cluster.arn, batch, true)) {
+          const n = normalizeTask(raw);
+          if ("task" in n) tags.set(n.task.taskArn, n.task.tags);
+        }
       }
     }
+    const relevantArns = new Set(relevant.map((t) => t.taskArn));
+    for (const task of ordered) {
+      const decision = decide(state, task);
+      if (decision === "stale") {
+        summary.events.stale++;
+        continue;
+      }
+      if (decision === "upsert" && relevantArns.has(task.taskArn)) {
+        const def = defs.get(task.taskDefinitionArn);
+        if (def) state.taskDefinitions[def.taskDefinitionArn] = def;
+        const host = task.containerInstanceArn ? hosts.get(task.containerInstanceArn) : undefined;
+        if (host) state.hosts[host.containerInstanceArn] = host;
+        const taskTags = tags.get(task.taskArn);
+        upsert(state, taskTags ? { ...task, tags: taskTags } : task, now);
+        summary.events.applied++;
+      } else if (decision === "remove") {
+        remove(state, task, now);
+        summary.events.applied++;
+      } else {
+        summary.events.ignored++;
+      }
+    }
+    return compact(state, now);
+  }
+
+  /**
+   * The state is the commit point: it is written first, conditionally. The targets follow, also
+   * conditionally; if another run wrote them meanwhile, they are only retried while our state is
+   * still the newest (a newer state's writer publishes its own targets).
+   */
+  private async commit(
+    ref: ObjectRef,
+    next: ClusterState,
+    groups: TargetGroup[],
+    storedState: StoredObject | undefined,
+    storedTargets: StoredObject | undefined,
+  ): Promise<CommitResult> {
+    const { output } = this.deps;
+    const stateBody = serializeState(next);
+    let stateEtag = storedState?.etag;
+    if (stateBody !== storedState?.body) {
+      stateEtag = await output.write(ref, stateBody, storedState, "state");
+      if (stateEtag === undefined) return "conflict";
+    }
+    const body = serializeGroups(groups);
+    let expected = storedTargets;
+    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
+      if (expected?.body === body) return attempt === 0 ? "unchanged" : "written";
+      if ((await output.write(ref, body, expected)) !== undefined) return "written";
+      const latest = await output.read(ref, "state");
+      if (latest?.etag !== stateEtag) return "written";
+      expected = await output.read(ref);
+    }
+    return "conflict";
   }
 
   /** Removes objects of clusters that the (complete) listing no longer returns. */
@@ -367,7 +622,7 @@ export class DiscoveryEngine {
           await this.deps.output.remove(ref);
           summary.deleted.push(this.deps.output.locationOf(ref));
           summary.objects.deleted++;
-          this.log.info("removed object of a cluster that no longer exists", { cluster: name });
+          this.log.info("removed the objects of a cluster that no longer exists", { cluster: name });
         }
       } catch (error) {
         this.log.error("could not clean up objects of vanished clusters", { error: describeError(error) });

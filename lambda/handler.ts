@@ -24,7 +24,12 @@ if (!region) throw new ConfigError("AWS_REGION", "is not set");
 const counter = new CallCounter();
 const clients = createClients({ maxAttempts: config.maxAttempts, counter, region });
 const api = new SdkEcsReadApi(clients.ecs, clients.ec2);
-const output = new S3TargetOutput(clients.s3, config.output.bucket, config.output.prefix);
+const output = new S3TargetOutput(
+  clients.s3,
+  config.output.bucket,
+  config.output.prefix,
+  config.output.statePrefix,
+);
 const log: Log = {
   debug: (message, attributes) => logger.debug(message, attributes ?? {}),
   info: (message, attributes) => logger.info(message, attributes ?? {}),

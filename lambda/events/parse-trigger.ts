@@ -1,5 +1,6 @@
 import { isClusterRef } from "../config.js";
-import { parseClusterArn } from "../core/model.js";
+import { parseClusterArn, type TaskView } from "../core/model.js";
+import { normalizeTask } from "../core/normalize.js";
 
 export interface TaskEventTrigger {
   kind: "task-event";
@@ -7,8 +8,8 @@ export interface TaskEventTrigger {
   taskArn: string;
   region: string;
   account: string;
-  /** The task as the event carries it (DescribeTasks shape with ISO timestamps, no docker labels). */
-  detail: Record<string, unknown>;
+  /** The task as the event carries it (DescribeTasks shape with ISO timestamps, no docker labels or tags). */
+  task: TaskView;
 }
 
 export interface ScheduleTrigger {
@@ -20,6 +21,8 @@ export interface ResyncTrigger {
   dryRun: boolean;
   /** Limits the run to these clusters (names or ARNs); absent means all configured clusters. */
   clusters?: string[];
+  /** Publishes even what the churn guard would hold back. */
+  force: boolean;
 }
 
 export type SingleTrigger = TaskEventTrigger | ScheduleTrigger | ResyncTrigger;
@@ -63,7 +66,7 @@ function preview(value: unknown): string {
 }
 
 function parseResync(input: Record<string, unknown>): ResyncTrigger {
-  const allowed = new Set(["action", "dryRun", "clusters"]);
+  const allowed = new Set(["action", "dryRun", "clusters", "force"]);
   const unknown = Object.keys(input).filter((k) => !allowed.has(k));
   if (unknown.length > 0) {
     throw new InputError(
@@ -73,7 +76,14 @@ function parseResync(input: Record<string, unknown>): ResyncTrigger {
   if (input.dryRun !== undefined && typeof input.dryRun !== "boolean") {
     throw new InputError(`resync payload field "dryRun" must be true or false, got ${preview(input.dryRun)}`);
   }
-  const trigger: ResyncTrigger = { kind: "resync", dryRun: input.dryRun === true };
+  if (input.force !== undefined && typeof input.force !== "boolean") {
+    throw new InputError(`resync payload field "force" must be true or false, got ${preview(input.force)}`);
+  }
+  const trigger: ResyncTrigger = {
+    kind: "resync",
+    dryRun: input.dryRun === true,
+    force: input.force === true,
+  };
   if (input.clusters !== undefined) {
     if (
       !Array.isArray(input.clusters) ||
@@ -109,13 +119,15 @@ function parseTaskEvent(input: Record<string, unknown>): TaskEventTrigger {
     throw new InputError(`ECS Task State Change event has no valid detail.taskArn (got ${preview(taskArn)})`);
   }
   const cluster = parseClusterArn(clusterArn);
+  const normalized = normalizeTask(detail);
+  if ("problem" in normalized) throw new InputError(`ECS Task State Change event: ${normalized.problem}`);
   return {
     kind: "task-event",
     clusterArn,
     taskArn,
     region: typeof input.region === "string" ? input.region : (cluster?.region ?? ""),
     account: typeof input.account === "string" ? input.account : (cluster?.accountId ?? ""),
-    detail,
+    task: normalized.task,
   };
 }
 

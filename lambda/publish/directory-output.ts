@@ -1,15 +1,42 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { flatFileName, type ObjectRef, type StoredObject, type TargetOutput } from "./target-output.js";
+import { dirname, join, resolve } from "node:path";
+import {
+  CLUSTER_NAME,
+  flatFileName,
+  type ObjectKind,
+  type ObjectRef,
+  type StoredObject,
+  type TargetOutput,
+} from "./target-output.js";
 
 function etagOf(body: string): string {
   return `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
 }
 
+/** Atomically replaces `target`: temp file in the same directory, flushed, then renamed over it. */
+export async function writeFileAtomic(target: string, body: string): Promise<void> {
+  const dir = dirname(target);
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
+  const handle = await open(temp, "w", 0o644);
+  try {
+    await handle.writeFile(body, "utf-8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
 /**
- * file_sd files in one directory, named as the sidecar names them. Each write goes to a temp file in the
- * same directory, is flushed, then renamed over the target, so Prometheus never reads half a file.
+ * file_sd files in one directory, named as the sidecar names them, so Prometheus never reads half a
+ * file; the engine's state sits in a `.state/` subdirectory that a `*.json` glob does not reach.
  */
 export class DirectoryTargetOutput implements TargetOutput {
   readonly location: string;
@@ -18,13 +45,15 @@ export class DirectoryTargetOutput implements TargetOutput {
     this.location = resolve(dir);
   }
 
-  locationOf(ref: ObjectRef): string {
-    return join(this.location, flatFileName(ref));
+  locationOf(ref: ObjectRef, kind: ObjectKind = "targets"): string {
+    return kind === "state"
+      ? join(this.location, ".state", flatFileName(ref))
+      : join(this.location, flatFileName(ref));
   }
 
-  async read(ref: ObjectRef): Promise<StoredObject | undefined> {
+  async read(ref: ObjectRef, kind: ObjectKind = "targets"): Promise<StoredObject | undefined> {
     try {
-      const body = await readFile(this.locationOf(ref), "utf-8");
+      const body = await readFile(this.locationOf(ref, kind), "utf-8");
       return { body, etag: etagOf(body) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -36,30 +65,17 @@ export class DirectoryTargetOutput implements TargetOutput {
     ref: ObjectRef,
     body: string,
     expected: StoredObject | undefined,
-  ): Promise<"written" | "conflict"> {
-    const current = await this.read(ref);
-    if ((current?.etag ?? null) !== (expected?.etag ?? null)) return "conflict";
-    await mkdir(this.location, { recursive: true });
-    const target = this.locationOf(ref);
-    const temp = join(this.location, `.${flatFileName(ref)}.${randomBytes(6).toString("hex")}.tmp`);
-    const handle = await open(temp, "w", 0o644);
-    try {
-      await handle.writeFile(body, "utf-8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(temp, target);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    return "written";
+    kind: ObjectKind = "targets",
+  ): Promise<string | undefined> {
+    const current = await this.read(ref, kind);
+    if ((current?.etag ?? null) !== (expected?.etag ?? null)) return undefined;
+    await writeFileAtomic(this.locationOf(ref, kind), body);
+    return etagOf(body);
   }
 
   async remove(ref: ObjectRef): Promise<void> {
-    await rm(this.locationOf(ref), { force: true });
+    await rm(this.locationOf(ref, "targets"), { force: true });
+    await rm(this.locationOf(ref, "state"), { force: true });
   }
 
   async listClusters(accountId: string, region: string): Promise<string[]> {
@@ -74,6 +90,6 @@ export class DirectoryTargetOutput implements TargetOutput {
     return entries
       .filter((f) => f.startsWith(prefix) && f.endsWith(".json"))
       .map((f) => f.slice(prefix.length, -".json".length))
-      .filter((name) => /^[A-Za-z0-9_-]{1,255}$/.test(name));
+      .filter((name) => CLUSTER_NAME.test(name));
   }
 }

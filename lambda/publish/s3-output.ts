@@ -7,6 +7,7 @@ import {
 } from "@aws-sdk/client-s3";
 import {
   CLUSTER_NAME,
+  type ObjectKind,
   type ObjectRef,
   objectKey,
   type StoredObject,
@@ -29,19 +30,22 @@ export class S3TargetOutput implements TargetOutput {
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly prefix: string,
+    private readonly statePrefix: string,
   ) {
     this.location = `s3://${bucket}/${prefix}`;
   }
 
-  locationOf(ref: ObjectRef): string {
-    return `s3://${this.bucket}/${objectKey(this.prefix, ref)}`;
+  private key(ref: ObjectRef, kind: ObjectKind): string {
+    return objectKey(kind === "state" ? this.statePrefix : this.prefix, ref);
   }
 
-  async read(ref: ObjectRef): Promise<StoredObject | undefined> {
+  locationOf(ref: ObjectRef, kind: ObjectKind = "targets"): string {
+    return `s3://${this.bucket}/${this.key(ref, kind)}`;
+  }
+
+  async read(ref: ObjectRef, kind: ObjectKind = "targets"): Promise<StoredObject | undefined> {
     try {
-      const out = await this.s3.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: objectKey(this.prefix, ref) }),
-      );
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(ref, kind) }));
       const body = (await out.Body?.transformToString("utf-8")) ?? "";
       return { body, etag: out.ETag ?? "" };
     } catch (error) {
@@ -54,28 +58,30 @@ export class S3TargetOutput implements TargetOutput {
     ref: ObjectRef,
     body: string,
     expected: StoredObject | undefined,
-  ): Promise<"written" | "conflict"> {
+    kind: ObjectKind = "targets",
+  ): Promise<string | undefined> {
     try {
-      await this.s3.send(
+      const out = await this.s3.send(
         new PutObjectCommand({
           Bucket: this.bucket,
-          Key: objectKey(this.prefix, ref),
+          Key: this.key(ref, kind),
           Body: body,
           ContentType: "application/json",
           // S3 conditional writes: 412 when another run changed (or created) the object since we read it.
           ...(expected ? { IfMatch: expected.etag } : { IfNoneMatch: "*" }),
         }),
       );
-      return "written";
+      return out.ETag ?? "";
     } catch (error) {
       // 409 is S3's answer when a concurrent conditional write is in flight for the same key.
-      if (status(error) === 412 || status(error) === 409) return "conflict";
+      if (status(error) === 412 || status(error) === 409) return undefined;
       throw error;
     }
   }
 
   async remove(ref: ObjectRef): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey(this.prefix, ref) }));
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(ref, "targets") }));
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(ref, "state") }));
   }
 
   async listClusters(accountId: string, region: string): Promise<string[]> {

@@ -1,4 +1,4 @@
-/** Where one cluster's file_sd object lives, independent of the medium. */
+/** Where one cluster's objects live, independent of the medium. */
 export interface ObjectRef {
   accountId: string;
   region: string;
@@ -11,18 +11,34 @@ export interface StoredObject {
 }
 
 /**
- * A place file_sd objects are published: S3 for the Lambda, a directory for the CLI. Writes are
- * conditional on what was read, so two runs at once can never silently overwrite each other.
+ * `targets`: the file_sd JSON Prometheus reads. `state`: the engine's own record of a cluster (task
+ * versions, tombstones, cached task definitions and hosts), kept apart so readers of the targets never
+ * see it.
+ */
+export type ObjectKind = "targets" | "state";
+
+/**
+ * A place objects are published: S3 for the Lambda, a directory for the CLI. Writes are conditional on
+ * what was read, so two runs at once can never silently overwrite each other.
  */
 export interface TargetOutput {
   /** For summaries and logs, e.g. `s3://bucket/targets/` or a directory path. */
   readonly location: string;
-  locationOf(ref: ObjectRef): string;
-  read(ref: ObjectRef): Promise<StoredObject | undefined>;
-  /** Writes only if the object is still `expected` (absent when undefined); "conflict" otherwise. */
-  write(ref: ObjectRef, body: string, expected: StoredObject | undefined): Promise<"written" | "conflict">;
+  locationOf(ref: ObjectRef, kind?: ObjectKind): string;
+  read(ref: ObjectRef, kind?: ObjectKind): Promise<StoredObject | undefined>;
+  /**
+   * Writes only if the object is still `expected` (absent when undefined). Returns the new ETag, or
+   * undefined when the object changed in between (a conflict).
+   */
+  write(
+    ref: ObjectRef,
+    body: string,
+    expected: StoredObject | undefined,
+    kind?: ObjectKind,
+  ): Promise<string | undefined>;
+  /** Removes both the targets and the state of a cluster. */
   remove(ref: ObjectRef): Promise<void>;
-  /** Cluster names that have an object for this account and region. */
+  /** Cluster names that have a targets object for this account and region. */
   listClusters(accountId: string, region: string): Promise<string[]>;
 }
 

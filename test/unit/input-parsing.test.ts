@@ -75,10 +75,11 @@ describe("handler input", () => {
   });
 
   it("reads manual payloads", () => {
-    expect(parseTrigger({ action: "resync" })).toEqual({ kind: "resync", dryRun: false });
-    expect(parseTrigger({ action: "resync", dryRun: true, clusters: ["a"] })).toEqual({
+    expect(parseTrigger({ action: "resync" })).toEqual({ kind: "resync", dryRun: false, force: false });
+    expect(parseTrigger({ action: "resync", dryRun: true, clusters: ["a"], force: true })).toEqual({
       kind: "resync",
       dryRun: true,
+      force: true,
       clusters: ["a"],
     });
   });
@@ -92,7 +93,8 @@ describe("handler input", () => {
     [{ action: "resync", dryRun: "yes" }, /"dryRun" must be true or false/],
     [{ action: "resync", clusters: [] }, /"clusters" must be a non-empty array/],
     [{ action: "resync", clusters: ["a b"] }, /neither an ECS cluster name nor a cluster ARN/],
-    [{ action: "resync", force: true }, /unknown field\(s\) "force"/],
+    [{ action: "resync", purge: true }, /unknown field\(s\) "purge"/],
+    [{ action: "resync", force: "yes" }, /"force" must be true or false/],
     [{ source: "aws.ecs", "detail-type": "ECS Service Action" }, /unsupported event/],
     [{ source: "aws.ecs", "detail-type": "ECS Task State Change" }, /no "detail" object/],
     [

@@ -1,0 +1,238 @@
+import type { LabelNames, Selector } from "../config.js";
+import {
+  type HostInfo,
+  isScrapeable,
+  serviceNameOf,
+  type TaskDefinitionSpec,
+  type TaskView,
+} from "../core/model.js";
+import { declaresEndpoints } from "../core/scrape-labels.js";
+
+/**
+ * The engine's record of one cluster, stored next to (not inside) the published targets. The targets
+ * are always derived from it, so any trigger (a reconcile, an event, a batch) that leaves the same state
+ * publishes the same bytes. Pure functions only; reading and writing it is the engine's business.
+ */
+
+export const STATE_SCHEMA = 1;
+
+export interface TaskRecord extends TaskView {
+  /** When this version of the task was first recorded (epoch ms). */
+  seenAt: number;
+}
+
+/** A task known to have stopped; a stopped task never runs again, so late RUNNING events are ignored. */
+export interface Tombstone {
+  version: number;
+  at: number;
+}
+
+export interface ClusterState {
+  schema: number;
+  clusterArn: string;
+  tasks: Record<string, TaskRecord>;
+  tombstones: Record<string, Tombstone>;
+  /** Task definitions and hosts the recorded tasks use: caches that survive Lambda cold starts. */
+  taskDefinitions: Record<string, TaskDefinitionSpec>;
+  hosts: Record<string, HostInfo>;
+  /** Churn guard: a reconcile that would remove this many tasks was held back at `since`. */
+  heldBack?: { removals: number; since: number };
+}
+
+/** ECS keeps stopped tasks visible for about an hour; events older than that are not worth guarding. */
+export const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
+
+export function emptyState(clusterArn: string): ClusterState {
+  return { schema: STATE_SCHEMA, clusterArn, tasks: {}, tombstones: {}, taskDefinitions: {}, hosts: {} };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Parses a stored state; anything unexpected (another schema, corruption) reads as "no state". */
+export function parseState(body: string, clusterArn: string): ClusterState | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(value) || value.schema !== STATE_SCHEMA || value.clusterArn !== clusterArn) return undefined;
+  for (const key of ["tasks", "tombstones", "taskDefinitions", "hosts"])
+    if (!isObject(value[key])) return undefined;
+  return value as unknown as ClusterState;
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (!isObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) if (value[key] !== undefined) out[key] = sortKeys(value[key]);
+  return out;
+}
+
+export function serializeState(state: ClusterState): string {
+  return `${JSON.stringify(sortKeys(state))}\n`;
+}
+
+/** Whether any container of the task definition could become a target under these rules. */
+export function isRelevant(
+  def: TaskDefinitionSpec,
+  task: Pick<TaskView, "group">,
+  labels: LabelNames,
+  selectors: Selector[],
+): boolean {
+  if (def.containers.some((c) => declaresEndpoints(c.dockerLabels, labels))) return true;
+  const service = serviceNameOf(task.group);
+  return selectors.some(
+    (s) =>
+      (!s.family || s.family.test(def.family)) &&
+      (!s.service || (service !== undefined && s.service.test(service))),
+  );
+}
+
+export type EventDecision = "stale" | "upsert" | "remove" | "ignore";
+
+const STOPPING = new Set(["STOPPED", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "DELETED"]);
+
+/** What an event's view of a task means for the state; versions make duplicates and late events no-ops. */
+export function decide(state: ClusterState, task: TaskView): EventDecision {
+  const record = state.tasks[task.taskArn];
+  const tombstone = state.tombstones[task.taskArn];
+  const version = task.version;
+  if (version !== undefined) {
+    if (record?.version !== undefined && version <= record.version) return "stale";
+    if (tombstone && version <= tombstone.version) return "stale";
+  }
+  if (isScrapeable(task)) return tombstone ? "stale" : "upsert";
+  if (STOPPING.has(task.desiredStatus ?? "") || STOPPING.has(task.lastStatus ?? "")) return "remove";
+  return record ? "remove" : "ignore";
+}
+
+/** Drops task definitions and hosts no recorded task uses, and tombstones past their time. */
+export function compact(state: ClusterState, now: number): ClusterState {
+  const taskDefinitions: Record<string, TaskDefinitionSpec> = {};
+  const hosts: Record<string, HostInfo> = {};
+  for (const t of Object.values(state.tasks)) {
+    const def = state.taskDefinitions[t.taskDefinitionArn];
+    if (def) taskDefinitions[t.taskDefinitionArn] = def;
+    const host = t.containerInstanceArn ? state.hosts[t.containerInstanceArn] : undefined;
+    if (host) hosts[host.containerInstanceArn] = host;
+  }
+  const tombstones: Record<string, Tombstone> = {};
+  for (const [arn, t] of Object.entries(state.tombstones))
+    if (now - t.at < TOMBSTONE_TTL_MS) tombstones[arn] = t;
+  const out: ClusterState = { ...state, taskDefinitions, hosts, tombstones };
+  return out;
+}
+
+export function upsert(state: ClusterState, task: TaskView, now: number): void {
+  const previous = state.tasks[task.taskArn];
+  // Events never carry tags: keep the ones DescribeTasks gave earlier.
+  const tags = task.tags ?? previous?.tags;
+  const sameVersion = previous && previous.version === task.version;
+  state.tasks[task.taskArn] = {
+    ...task,
+    ...(tags ? { tags } : {}),
+    seenAt: sameVersion ? previous.seenAt : now,
+  };
+  delete state.tombstones[task.taskArn];
+}
+
+export function remove(state: ClusterState, task: Pick<TaskView, "taskArn" | "version">, now: number): void {
+  const previous = state.tasks[task.taskArn];
+  delete state.tasks[task.taskArn];
+  const version = task.version ?? previous?.version ?? 0;
+  const existing = state.tombstones[task.taskArn];
+  if (!existing || existing.version < version) state.tombstones[task.taskArn] = { version, at: now };
+}
+
+export interface ReconcileSnapshot {
+  /** Running tasks whose task definition is relevant, as DescribeTasks gave them. */
+  tasks: TaskView[];
+  taskDefinitions: ReadonlyMap<string, TaskDefinitionSpec>;
+  hosts: ReadonlyMap<string, HostInfo>;
+}
+
+export interface MergeResult {
+  state: ClusterState;
+  /** Tasks the reconcile removed without any stop event having said so. */
+  unexplainedRemovals: number;
+}
+
+/**
+ * Folds a fresh listing into the state. The listing is the truth as of `startedAt`; anything events
+ * recorded after that (a task that started, or stopped, while the listing ran) wins where it is newer.
+ */
+export function mergeReconcile(
+  current: ClusterState | undefined,
+  snapshot: ReconcileSnapshot,
+  clusterArn: string,
+  startedAt: number,
+  now: number,
+): MergeResult {
+  const base = current ?? emptyState(clusterArn);
+  const next: ClusterState = {
+    schema: STATE_SCHEMA,
+    clusterArn,
+    tasks: {},
+    tombstones: { ...base.tombstones },
+    taskDefinitions: { ...base.taskDefinitions },
+    hosts: { ...base.hosts },
+  };
+  for (const [arn, def] of snapshot.taskDefinitions) next.taskDefinitions[arn] = def;
+  for (const [arn, host] of snapshot.hosts) next.hosts[arn] = host;
+  const listed = new Set<string>();
+  for (const task of snapshot.tasks) {
+    listed.add(task.taskArn);
+    const tombstone = base.tombstones[task.taskArn];
+    if (tombstone && (task.version ?? 0) <= tombstone.version) continue;
+    const record = base.tasks[task.taskArn];
+    if (record && (record.version ?? 0) > (task.version ?? 0)) {
+      next.tasks[task.taskArn] = record;
+      continue;
+    }
+    const sameVersion = record && record.version === task.version;
+    next.tasks[task.taskArn] = { ...task, seenAt: sameVersion ? record.seenAt : now };
+  }
+  let unexplainedRemovals = 0;
+  for (const [arn, record] of Object.entries(base.tasks)) {
+    if (listed.has(arn)) continue;
+    if (record.seenAt >= startedAt) {
+      next.tasks[arn] = record;
+      continue;
+    }
+    unexplainedRemovals++;
+    next.tombstones[arn] = { version: record.version ?? 0, at: now };
+  }
+  return { state: compact(next, now), unexplainedRemovals };
+}
+
+export interface ChurnDecision {
+  hold: boolean;
+  reason?: string;
+}
+
+/**
+ * The churn guard: a reconcile that would remove more than `maxPercent` of a cluster's tasks at once,
+ * with no stop events explaining it, is held back once; the next reconcile that sees the same drop
+ * publishes it. One bad listing (an API answering short) thus never empties a cluster's targets.
+ */
+export function churnGuard(
+  current: ClusterState | undefined,
+  unexplainedRemovals: number,
+  maxPercent: number,
+  force: boolean,
+): ChurnDecision {
+  if (!current || force || maxPercent >= 100 || unexplainedRemovals === 0) return { hold: false };
+  const before = Object.keys(current.tasks).length;
+  if (before === 0) return { hold: false };
+  const percent = (unexplainedRemovals / before) * 100;
+  if (percent <= maxPercent) return { hold: false };
+  if (current.heldBack) return { hold: false, reason: "confirmed by a second reconcile" };
+  return {
+    hold: true,
+    reason: `would remove ${unexplainedRemovals} of ${before} tasks (${percent.toFixed(0)} %) without stop events; held back until the next reconcile confirms`,
+  };
+}
