@@ -1,0 +1,35 @@
+/** The local stand-in of the ECS and EC2 APIs, for integration tests, the demo and benchmarks. */
+export { type CounterSnapshot, Counters } from "./counters.js";
+export { ApiError } from "./errors.js";
+export {
+  type BucketName,
+  DEFAULT_BUCKETS,
+  type FaultKind,
+  type FaultRule,
+  Faults,
+  type LatencySpec,
+} from "./faults.js";
+export { Fleet } from "./fleet.js";
+export { type GeneratedFleet, type GenerateOptions, generateFleet } from "./generate.js";
+export type {
+  AddHostOptions,
+  Addressing,
+  ClusterRecord,
+  ContainerDefinitionInput,
+  ContainerRecord,
+  DesiredStatus,
+  Ec2InstanceRecord,
+  FleetOptions,
+  HostRecord,
+  LaunchType,
+  NetworkMode,
+  PortMappingInput,
+  RunTaskOptions,
+  TaskDefinitionInput,
+  TaskDefinitionRecord,
+  TaskRecord,
+  TaskStatus,
+} from "./model.js";
+export type { TaskStateChangeEvent } from "./render.js";
+export { type StandIn, type StandInOptions, startStandIn } from "./server.js";
+export type { BucketSpec } from "./token-bucket.js";
