@@ -397,6 +397,8 @@ export class DiscoveryEngine {
           eventsMode = true;
         } else {
           ({ next, held } = await this.reconcile(cluster, state, plan.force, summary));
+          // A first event for a cluster bootstraps it; the event may still be newer than the listing.
+          if (events && !held) next = await this.applyEvents(cluster, next, events, summary);
         }
         const built = derive(next, this.rules);
         for (const w of built.warnings) {

@@ -17,22 +17,23 @@ interface ClientOptions {
 
 interface MiddlewareClient {
   middlewareStack: {
-    add(
+    addRelativeTo(
       middleware: (
         next: (args: unknown) => Promise<unknown>,
         context: { commandName?: string },
       ) => (args: unknown) => Promise<unknown>,
-      options: { step: "deserialize"; name: string },
+      options: { relation: "after"; toMiddleware: string; name: string },
     ): void;
   };
 }
 
 /**
- * The deserialize step runs inside the retry loop, once per attempt, so every HTTP request is counted,
- * retries and throttled attempts included.
+ * Sits just inside request signing, which the retry middleware runs again for every attempt, and outside
+ * the deserializer: every HTTP request is counted, retries included, with the modelled error it turned
+ * into (a throttle, say).
  */
 export function countCalls(client: MiddlewareClient, counter: CallCounter): void {
-  client.middlewareStack.add(
+  client.middlewareStack.addRelativeTo(
     (next, context) => async (args) => {
       const operation = (context.commandName ?? "Unknown").replace(/Command$/, "");
       try {
@@ -44,7 +45,7 @@ export function countCalls(client: MiddlewareClient, counter: CallCounter): void
         throw error;
       }
     },
-    { step: "deserialize", name: "prometheusEcsDiscoveryCallCounter" },
+    { relation: "after", toMiddleware: "httpSigningMiddleware", name: "prometheusEcsDiscoveryCallCounter" },
   );
 }
 
