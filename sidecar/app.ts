@@ -1,0 +1,133 @@
+/** Wires configuration, S3, the directory, the sync loop, signals and the HTTP server together. */
+import { S3Client } from "@aws-sdk/client-s3";
+import { ConfigError, parseConfig, USAGE } from "./config.js";
+import { type RunningHttpServer, startHttpServer } from "./http.js";
+import { FsLocalDir } from "./localdir.js";
+import { isLogLevel, jsonLogger, type Logger } from "./log.js";
+import { SidecarMetrics } from "./metrics.js";
+import { S3ObjectStore } from "./store.js";
+import { Syncer, syncId } from "./sync.js";
+
+/** An S3 client from the standard SDK configuration; path-style when an endpoint override is set. */
+export function createS3Client(env: NodeJS.ProcessEnv): S3Client {
+  const endpointOverride = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
+  return new S3Client({
+    forcePathStyle: endpointOverride,
+    // A bucket in another region than AWS_REGION still works (one redirect, then cached).
+    followRegionRedirects: true,
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Runs the sidecar; resolves to the process exit code. */
+export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<number> {
+  let config: ReturnType<typeof parseConfig>;
+  try {
+    config = parseConfig(argv, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`prometheus-ecs-discovery-sidecar: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!logger) {
+    const level = env.SIDECAR_LOG_LEVEL || "info";
+    if (!isLogLevel(level)) {
+      process.stderr.write(
+        `prometheus-ecs-discovery-sidecar: SIDECAR_LOG_LEVEL: expected debug, info, warn or error\n`,
+      );
+      return 2;
+    }
+    logger = jsonLogger(undefined, level);
+  }
+  const log = logger;
+  if (config.prefix !== "" && !config.prefix.endsWith("/")) {
+    log.log("warn", "prefix_without_slash", {
+      prefix: config.prefix,
+      note: `keys are expected as ${config.prefix}{accountId}/{region}/{clusterName}.json`,
+    });
+  }
+
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) return;
+    log.log("info", "stopping", { signal });
+    stop.abort();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  const metrics = new SidecarMetrics({ defaultMetrics: true });
+  const client = createS3Client(env);
+  const store = new S3ObjectStore(client, config.bucket, metrics.observeRequest);
+  const dir = new FsLocalDir(config.outDir, syncId(config.bucket, config.prefix));
+  const syncer = new Syncer(
+    store,
+    dir,
+    {
+      bucket: config.bucket,
+      prefix: config.prefix,
+      maxObjectBytes: config.maxObjectBytes,
+      trustEmptyListing: config.trustEmptyListing,
+    },
+    log,
+    metrics,
+  );
+  let http: RunningHttpServer | undefined;
+  try {
+    try {
+      await syncer.init();
+    } catch (error) {
+      log.log("error", "init_failed", { dir: config.outDir, error });
+      return 1;
+    }
+    if (config.listen) {
+      try {
+        http = await startHttpServer({
+          ...config.listen,
+          syncer,
+          metrics,
+          logger: log,
+          intervalMs: config.intervalMs,
+          healthIntervals: config.healthIntervals,
+        });
+      } catch (error) {
+        log.log("error", "listen_failed", { listen: config.listen, error });
+        return 1;
+      }
+    }
+    if (config.once) {
+      const result = await syncer.syncOnce(stop.signal);
+      return result.ok ? 0 : 1;
+    }
+    while (!stop.signal.aborted) {
+      await syncer.syncOnce(stop.signal);
+      await sleep(config.intervalMs, stop.signal);
+    }
+    return 0;
+  } finally {
+    await http?.close();
+    client.destroy();
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    log.log("info", "stopped", {});
+  }
+}

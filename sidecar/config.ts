@@ -1,0 +1,206 @@
+/** Command line and environment → configuration. Flags win over environment variables. */
+import { DEFAULT_MAX_OBJECT_BYTES } from "./filesd.js";
+
+export interface SidecarConfig {
+  bucket: string;
+  prefix: string;
+  outDir: string;
+  intervalMs: number;
+  listen: { host: string; port: number } | undefined;
+  once: boolean;
+  maxObjectBytes: number;
+  healthIntervals: number;
+  trustEmptyListing: boolean;
+  help: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export const USAGE = `Usage: prometheus-ecs-discovery-sidecar --bucket B --out-dir DIR [options]
+
+Copies the file_sd JSON objects the discovery Lambda writes to s3://B/PREFIX into DIR, atomically,
+for Prometheus file_sd_configs (DIR/*.json); optionally serves them for http_sd_configs.
+
+Options (each also from an environment variable; a flag wins):
+  --bucket B               S3 bucket (SIDECAR_BUCKET), required
+  --prefix P               key prefix (SIDECAR_PREFIX), default "targets/"; "" for none
+  --out-dir DIR            directory for the files (SIDECAR_OUT_DIR), required; created if missing
+  --interval D             poll interval (SIDECAR_INTERVAL), default 5s, minimum 1s (e.g. 10s, 1m)
+  --listen HOST:PORT       serve /targets, /metrics, /healthz (SIDECAR_LISTEN), e.g. 0.0.0.0:9488, :9488
+  --once                   one sync, then exit: 0 when it succeeded, 1 when not (SIDECAR_ONCE=true)
+  --max-object-size N      largest object accepted (SIDECAR_MAX_OBJECT_SIZE), default 10MiB; B, KiB, MiB
+  --health-intervals N     /healthz fails after N intervals without a successful sync
+                           (SIDECAR_HEALTH_INTERVALS), default 3
+  --trust-empty-listing    let an empty listing remove files even before any object was seen since start
+                           (SIDECAR_TRUST_EMPTY_LISTING=true); off by default
+  --help                   this text
+
+Logs: one JSON object per line on stdout; SIDECAR_LOG_LEVEL=debug|info|warn|error (default info).
+AWS: the standard SDK configuration (credential chain, AWS_REGION, AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3;
+with an endpoint override, path-style addressing is used).
+`;
+
+type FlagSpec = { env: string; boolean?: boolean };
+
+const FLAGS: Record<string, FlagSpec> = {
+  bucket: { env: "SIDECAR_BUCKET" },
+  prefix: { env: "SIDECAR_PREFIX" },
+  "out-dir": { env: "SIDECAR_OUT_DIR" },
+  interval: { env: "SIDECAR_INTERVAL" },
+  listen: { env: "SIDECAR_LISTEN" },
+  once: { env: "SIDECAR_ONCE", boolean: true },
+  "max-object-size": { env: "SIDECAR_MAX_OBJECT_SIZE" },
+  "health-intervals": { env: "SIDECAR_HEALTH_INTERVALS" },
+  "trust-empty-listing": { env: "SIDECAR_TRUST_EMPTY_LISTING", boolean: true },
+  help: { env: "", boolean: true },
+};
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Prometheus-style durations: 5s, 1m30s, 1500ms, 1h. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(trimmed)) return undefined;
+  let total = 0;
+  for (const match of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(match[1]) * (UNITS_MS[match[2] as string] ?? 0);
+  }
+  return total;
+}
+
+/** Sizes: 1048576, 512KiB, 10MiB, 1GiB (KB/MB/GB are read as the binary units too). */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB|K|M|G)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const unit = (match[2] ?? "B").toUpperCase()[0] as string;
+  const factor = unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1;
+  return Number(match[1]) * factor;
+}
+
+/** HOST:PORT, [IPv6]:PORT or :PORT (all IPv4 interfaces); port 0 picks a free one. */
+export function parseListen(text: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  const host = match[1] ?? (match[2] || "0.0.0.0");
+  return { host, port };
+}
+
+function parseBool(flag: string, text: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(text)) return true;
+  if (/^(0|false|no|off|)$/i.test(text)) return false;
+  throw new ConfigError(`--${flag}: expected true or false, got ${JSON.stringify(text)}`);
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConfig {
+  const values = new Map<string, string>();
+  const booleans = new Map<string, boolean>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith("--"))
+      throw new ConfigError(`unexpected argument ${JSON.stringify(arg)} (flags start with --)`);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const spec = FLAGS[name];
+    if (!spec) throw new ConfigError(`unknown flag --${name} (see --help)`);
+    if (spec.boolean) {
+      booleans.set(name, eq < 0 ? true : parseBool(name, arg.slice(eq + 1)));
+      continue;
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      if (value === undefined || (value.startsWith("--") && value.length > 2)) {
+        throw new ConfigError(`--${name} needs a value`);
+      }
+      i++;
+    }
+    values.set(name, value);
+  }
+  const get = (name: string): string | undefined => {
+    const fromFlag = values.get(name);
+    if (fromFlag !== undefined) return fromFlag;
+    const envName = FLAGS[name]?.env;
+    return envName ? env[envName] : undefined;
+  };
+  /** How to name a setting in an error: the flag, and the environment variable when the value came from it. */
+  const label = (name: string): string =>
+    values.has(name) ? `--${name}` : `--${name} (from ${FLAGS[name]?.env ?? "?"})`;
+  const getBool = (name: string): boolean => {
+    const fromFlag = booleans.get(name);
+    if (fromFlag !== undefined) return fromFlag;
+    const envName = FLAGS[name]?.env;
+    const raw = envName ? env[envName] : undefined;
+    return raw === undefined ? false : parseBool(`${name} (from ${envName})`, raw);
+  };
+
+  const help = getBool("help");
+  const bucket = get("bucket") ?? "";
+  const outDir = get("out-dir") ?? "";
+  const config: SidecarConfig = {
+    bucket,
+    prefix: get("prefix") ?? "targets/",
+    outDir,
+    intervalMs: 5000,
+    listen: undefined,
+    once: getBool("once"),
+    maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES,
+    healthIntervals: 3,
+    trustEmptyListing: getBool("trust-empty-listing"),
+    help,
+  };
+  if (help) return config;
+
+  if (!bucket) throw new ConfigError("--bucket is required (or SIDECAR_BUCKET)");
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError(`${label("bucket")}: ${JSON.stringify(bucket)} is not a valid S3 bucket name`);
+  }
+  if (!outDir) throw new ConfigError("--out-dir is required (or SIDECAR_OUT_DIR)");
+  if (Buffer.byteLength(config.prefix) > 900) throw new ConfigError("--prefix: longer than 900 bytes");
+
+  const interval = get("interval");
+  if (interval !== undefined) {
+    const ms = parseDuration(interval);
+    if (ms === undefined) {
+      throw new ConfigError(
+        `${label("interval")}: ${JSON.stringify(interval)} is not a duration (e.g. 5s, 30s, 1m)`,
+      );
+    }
+    if (ms < 1000) throw new ConfigError(`${label("interval")}: ${interval} is shorter than the 1s minimum`);
+    if (ms > 24 * 3_600_000) throw new ConfigError(`${label("interval")}: ${interval} is longer than 24h`);
+    config.intervalMs = ms;
+  }
+  const listen = get("listen");
+  if (listen !== undefined && listen !== "") {
+    const parsed = parseListen(listen);
+    if (!parsed)
+      throw new ConfigError(
+        `${label("listen")}: ${JSON.stringify(listen)} is not HOST:PORT (e.g. 0.0.0.0:9488)`,
+      );
+    config.listen = parsed;
+  }
+  const size = get("max-object-size");
+  if (size !== undefined) {
+    const bytes = parseSize(size);
+    if (bytes === undefined || bytes < 2) {
+      throw new ConfigError(
+        `${label("max-object-size")}: ${JSON.stringify(size)} is not a size (e.g. 10MiB, 1048576)`,
+      );
+    }
+    config.maxObjectBytes = bytes;
+  }
+  const health = get("health-intervals");
+  if (health !== undefined) {
+    if (!/^[1-9]\d{0,3}$/.test(health)) {
+      throw new ConfigError(
+        `${label("health-intervals")}: ${JSON.stringify(health)} is not a whole number 1-9999`,
+      );
+    }
+    config.healthIntervals = Number(health);
+  }
+  return config;
+}

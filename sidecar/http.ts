@@ -1,0 +1,130 @@
+/** /metrics, /healthz and /targets (http_sd_configs), served from memory with node:http. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "./log.js";
+import type { SidecarMetrics } from "./metrics.js";
+import type { Syncer } from "./sync.js";
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  syncer: Syncer;
+  metrics: SidecarMetrics;
+  logger: Logger;
+  intervalMs: number;
+  /** Healthy while the last successful sync is at most this many intervals old. */
+  healthIntervals: number;
+  now?: () => number;
+}
+
+export interface RunningHttpServer {
+  server: Server;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** 200 when a sync succeeded within `healthIntervals` intervals, else 503. */
+export function healthStatus(
+  lastSuccess: number | undefined,
+  now: number,
+  intervalMs: number,
+  healthIntervals: number,
+): { healthy: boolean; ageSeconds: number | null } {
+  if (lastSuccess === undefined) return { healthy: false, ageSeconds: null };
+  const age = now - lastSuccess;
+  return { healthy: age <= healthIntervals * intervalMs, ageSeconds: Math.round(age / 100) / 10 };
+}
+
+export async function startHttpServer(options: HttpOptions): Promise<RunningHttpServer> {
+  const { syncer, metrics, logger } = options;
+  const now = options.now ?? Date.now;
+
+  const send = (res: ServerResponse, status: number, type: string, body: string, head: boolean) => {
+    res.writeHead(status, {
+      "Content-Type": type,
+      "Content-Length": Buffer.byteLength(body),
+      "Cache-Control": "no-store",
+    });
+    res.end(head ? undefined : body);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const head = req.method === "HEAD";
+    if (req.method !== "GET" && !head) {
+      res.setHeader("Allow", "GET, HEAD");
+      send(res, 405, "text/plain; charset=utf-8", "method not allowed\n", head);
+      return;
+    }
+    switch (path) {
+      case "/metrics": {
+        send(res, 200, metrics.registry.contentType, await metrics.registry.metrics(), head);
+        return;
+      }
+      case "/healthz": {
+        const { healthy, ageSeconds } = healthStatus(
+          syncer.lastSuccess,
+          now(),
+          options.intervalMs,
+          options.healthIntervals,
+        );
+        const body = JSON.stringify({
+          status: healthy ? "ok" : "unhealthy",
+          last_successful_sync:
+            syncer.lastSuccess === undefined ? null : new Date(syncer.lastSuccess).toISOString(),
+          age_seconds: ageSeconds,
+          max_age_seconds: (options.healthIntervals * options.intervalMs) / 1000,
+        });
+        send(res, healthy ? 200 : 503, "application/json", `${body}\n`, head);
+        return;
+      }
+      case "/targets": {
+        // Before the first successful sync there is nothing trustworthy to say: an error makes Prometheus
+        // keep the targets it has, where an empty list would drop them all.
+        if (!syncer.hasSynced) {
+          send(
+            res,
+            503,
+            "application/json",
+            `${JSON.stringify({ error: "no successful sync yet" })}\n`,
+            head,
+          );
+          return;
+        }
+        send(res, 200, "application/json", syncer.targetsJson(), head);
+        return;
+      }
+      default:
+        send(res, 404, "text/plain; charset=utf-8", "not found: try /targets, /metrics or /healthz\n", head);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.log("error", "http_error", { path: req.url, error });
+      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n", false);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  logger.log("info", "http_listening", { host: address.address, port: address.port });
+  return {
+    server,
+    host: address.address,
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

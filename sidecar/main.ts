@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+/** Entry point of prometheus-ecs-discovery-sidecar (bundled to dist/sidecar.mjs). */
+import { runSidecar } from "./app.js";
+import { describeError } from "./log.js";
+
+runSidecar(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`prometheus-ecs-discovery-sidecar: ${describeError(error)}\n`);
+    process.exit(1);
+  },
+);

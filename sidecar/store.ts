@@ -1,0 +1,119 @@
+/** The S3 side of the sync, behind a small interface so the sync loop can be tested without S3. */
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+}
+
+export type GetResult =
+  | { status: "ok"; body: Uint8Array; etag: string | undefined }
+  | { status: "not_modified" }
+  | { status: "not_found" }
+  | { status: "too_large"; size: number };
+
+export interface GetOptions {
+  ifNoneMatch: string | undefined;
+  maxBytes: number;
+  signal: AbortSignal;
+}
+
+export interface ObjectStore {
+  /** Every object under `prefix`, all pages; throws unless the whole listing succeeded. */
+  list(prefix: string, signal: AbortSignal): Promise<ListedObject[]>;
+  /** One object's body, reading at most `maxBytes` (a larger object is reported, not read). */
+  get(key: string, options: GetOptions): Promise<GetResult>;
+}
+
+export type S3Operation = "ListObjectsV2" | "GetObject";
+export type RequestOutcome = "ok" | "not_modified" | "not_found" | "error";
+export type RequestObserver = (operation: S3Operation, outcome: RequestOutcome) => void;
+
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly observe: RequestObserver = () => {},
+  ) {}
+
+  async list(prefix: string, signal: AbortSignal): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    let token: string | undefined;
+    do {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+          { abortSignal: signal },
+        );
+      } catch (error) {
+        this.observe("ListObjectsV2", "error");
+        throw error;
+      }
+      this.observe("ListObjectsV2", "ok");
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        objects.push({ key: item.Key, etag: item.ETag ?? "", size: item.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated && !token)
+        throw new Error("ListObjectsV2 said the listing is truncated but gave no token");
+    } while (token);
+    return objects;
+  }
+
+  async get(key: string, { ifNoneMatch, maxBytes, signal }: GetOptions): Promise<GetResult> {
+    let response: GetObjectCommandOutput;
+    try {
+      response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: ifNoneMatch || undefined }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      // SDK v3 surfaces a 304 as an error named "Unknown": the status code is what tells.
+      const status = httpStatus(error);
+      if (status === 304) {
+        this.observe("GetObject", "not_modified");
+        return { status: "not_modified" };
+      }
+      if (status === 404 || (error as { name?: string }).name === "NoSuchKey") {
+        this.observe("GetObject", "not_found");
+        return { status: "not_found" };
+      }
+      this.observe("GetObject", "error");
+      throw error;
+    }
+    this.observe("GetObject", "ok");
+    const body = response.Body as unknown as
+      | (AsyncIterable<Uint8Array> & { destroy?: () => void })
+      | undefined;
+    if (response.ContentLength !== undefined && response.ContentLength > maxBytes) {
+      body?.destroy?.();
+      return { status: "too_large", size: response.ContentLength };
+    }
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    if (body) {
+      for await (const chunk of body) {
+        total += chunk.byteLength;
+        if (total > maxBytes) {
+          body.destroy?.();
+          return { status: "too_large", size: total };
+        }
+        chunks.push(chunk);
+      }
+    }
+    return { status: "ok", body: Buffer.concat(chunks), etag: response.ETag };
+  }
+}

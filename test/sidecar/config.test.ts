@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, parseDuration, parseListen, parseSize } from "../../sidecar/config.js";
+
+const base = ["--bucket", "my-bucket", "--out-dir", "/tmp/sd"];
+
+describe("parseConfig", () => {
+  it("has the documented defaults", () => {
+    expect(parseConfig(base, {})).toEqual({
+      bucket: "my-bucket",
+      prefix: "targets/",
+      outDir: "/tmp/sd",
+      intervalMs: 5000,
+      listen: undefined,
+      once: false,
+      maxObjectBytes: 10 * 1024 * 1024,
+      healthIntervals: 3,
+      trustEmptyListing: false,
+      help: false,
+    });
+  });
+
+  it("reads the environment; flags win", () => {
+    const env = {
+      SIDECAR_BUCKET: "env-bucket",
+      SIDECAR_PREFIX: "",
+      SIDECAR_OUT_DIR: "/env",
+      SIDECAR_INTERVAL: "1m30s",
+      SIDECAR_LISTEN: ":9488",
+      SIDECAR_ONCE: "true",
+      SIDECAR_MAX_OBJECT_SIZE: "1MiB",
+      SIDECAR_HEALTH_INTERVALS: "5",
+      SIDECAR_TRUST_EMPTY_LISTING: "1",
+    };
+    expect(parseConfig([], env)).toMatchObject({
+      bucket: "env-bucket",
+      prefix: "",
+      outDir: "/env",
+      intervalMs: 90_000,
+      listen: { host: "0.0.0.0", port: 9488 },
+      once: true,
+      maxObjectBytes: 1024 * 1024,
+      healthIntervals: 5,
+      trustEmptyListing: true,
+    });
+    expect(
+      parseConfig(
+        ["--bucket=flag-bucket", "--interval", "10s", "--once=false", "--listen", "127.0.0.1:0"],
+        env,
+      ),
+    ).toMatchObject({
+      bucket: "flag-bucket",
+      intervalMs: 10_000,
+      once: false,
+      listen: { host: "127.0.0.1", port: 0 },
+    });
+  });
+
+  it.each([
+    [[], /--bucket is required/],
+    [["--bucket", "b-ok"], /--out-dir is required/],
+    [["--bucket", "B_AD", "--out-dir", "/x"], /--bucket: "B_AD" is not a valid S3 bucket name/],
+    [[...base, "--interval", "5"], /--interval: "5" is not a duration/],
+    [[...base, "--interval", "500ms"], /--interval: 500ms is shorter than the 1s minimum/],
+    [[...base, "--listen", "nope"], /--listen: "nope" is not HOST:PORT/],
+    [[...base, "--listen", "h:70000"], /--listen/],
+    [[...base, "--max-object-size", "lots"], /--max-object-size/],
+    [[...base, "--health-intervals", "0"], /--health-intervals/],
+    [[...base, "--once=maybe"], /--once: expected true or false/],
+    [[...base, "--bogus"], /unknown flag --bogus/],
+    [[...base, "stray"], /unexpected argument "stray"/],
+    [["--bucket"], /--bucket needs a value/],
+    [["--bucket", "--out-dir", "/x"], /--bucket needs a value/],
+  ])("%j → %s", (argv, message) => {
+    expect(() => parseConfig(argv, {})).toThrow(ConfigError);
+    expect(() => parseConfig(argv, {})).toThrow(message);
+  });
+
+  it("names the environment variable when its value is bad", () => {
+    expect(() => parseConfig(base, { SIDECAR_ONCE: "perhaps" })).toThrow(/SIDECAR_ONCE/);
+  });
+
+  it("--help needs nothing else", () => {
+    expect(parseConfig(["--help"], {}).help).toBe(true);
+  });
+});
+
+describe("value parsers", () => {
+  it.each([
+    ["5s", 5000],
+    ["1m", 60_000],
+    ["1m30s", 90_000],
+    ["1500ms", 1500],
+    ["1.5s", 1500],
+    ["2h", 7_200_000],
+    ["5", undefined],
+    ["s", undefined],
+    ["5 s", undefined],
+    ["-5s", undefined],
+  ])("duration %s → %s", (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each([
+    ["1048576", 1048576],
+    ["512KiB", 512 * 1024],
+    ["10MiB", 10 * 1024 * 1024],
+    ["10mb", 10 * 1024 * 1024],
+    ["ten", undefined],
+  ])("size %s → %s", (text, bytes) => expect(parseSize(text)).toBe(bytes));
+
+  it.each([
+    ["127.0.0.1:9488", { host: "127.0.0.1", port: 9488 }],
+    [":9488", { host: "0.0.0.0", port: 9488 }],
+    ["[::]:9488", { host: "::", port: 9488 }],
+    ["localhost:0", { host: "localhost", port: 0 }],
+    ["9488", undefined],
+    ["h:99999", undefined],
+    ["::1:80", undefined],
+  ])("listen %s", (text, expected) => expect(parseListen(text)).toEqual(expected));
+});
+
+describe("errors from the environment", () => {
+  it.each([
+    [{ SIDECAR_INTERVAL: "soon" }, /--interval \(from SIDECAR_INTERVAL\): "soon" is not a duration/],
+    [{ SIDECAR_LISTEN: "x" }, /--listen \(from SIDECAR_LISTEN\)/],
+    [{ SIDECAR_MAX_OBJECT_SIZE: "big" }, /--max-object-size \(from SIDECAR_MAX_OBJECT_SIZE\)/],
+    [{ SIDECAR_HEALTH_INTERVALS: "-1" }, /--health-intervals \(from SIDECAR_HEALTH_INTERVALS\)/],
+    [{ SIDECAR_TRUST_EMPTY_LISTING: "sure" }, /--trust-empty-listing \(from SIDECAR_TRUST_EMPTY_LISTING\)/],
+  ])("%j names the variable", (env, message) => {
+    expect(() => parseConfig(["--bucket", "my-bucket", "--out-dir", "/x"], env)).toThrow(message);
+  });
+
+  it("a flag's error names only the flag", () => {
+    expect(() =>
+      parseConfig(["--bucket", "my-bucket", "--out-dir", "/x", "--interval", "soon"], {
+        SIDECAR_INTERVAL: "5s",
+      }),
+    ).toThrow(/^--interval: "soon"/);
+  });
+});
