@@ -1,0 +1,144 @@
+import { Duration } from "aws-cdk-lib";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import type { EcsDiscoveryProps, LabelNameProps, SelectorProps } from "./ecs-discovery-construct.js";
+
+/** Context key of the region list (`cdk.json` → `context.regions`, or `-c regions=eu-west-1,us-east-1`). */
+export const REGIONS_KEY = "regions";
+/** Context key of the deployment settings (`cdk.json` → `context.discovery`, or `-c discovery='{"clusters":["prod"]}'`). */
+export const SETTINGS_KEY = "discovery";
+
+/**
+ * The JSON form of the construct's props, as written in `cdk.json`. In `alarmTopicArn` and
+ * `existingBucketName`, `{region}` is replaced by the stack's region. `byRegion` overrides any setting for one
+ * region.
+ */
+export interface DiscoverySettings {
+  clusters?: string[];
+  labels?: LabelNameProps;
+  filterLabel?: string;
+  selectors?: SelectorProps[];
+  includeTags?: boolean;
+  existingBucketName?: string;
+  noncurrentVersionRetentionDays?: number;
+  targetsPrefix?: string;
+  statePrefix?: string;
+  reconcileIntervalMinutes?: number;
+  reconcileMissingPeriods?: number;
+  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  logRetentionDays?: number;
+  alarmTopicArn?: string;
+  memorySize?: number;
+  timeoutSeconds?: number;
+  apiConcurrency?: number;
+  maxAttempts?: number;
+  churnGuardPercent?: number;
+  eventBatchSize?: number;
+  eventBatchingWindowSeconds?: number;
+  eventMaxConcurrency?: number;
+  reservedConcurrency?: number;
+  byRegion?: Record<string, Omit<DiscoverySettings, "byRegion">>;
+}
+
+const KNOWN = new Set([
+  "clusters",
+  "labels",
+  "filterLabel",
+  "selectors",
+  "includeTags",
+  "existingBucketName",
+  "noncurrentVersionRetentionDays",
+  "targetsPrefix",
+  "statePrefix",
+  "reconcileIntervalMinutes",
+  "reconcileMissingPeriods",
+  "logLevel",
+  "logRetentionDays",
+  "alarmTopicArn",
+  "memorySize",
+  "timeoutSeconds",
+  "apiConcurrency",
+  "maxAttempts",
+  "churnGuardPercent",
+  "eventBatchSize",
+  "eventBatchingWindowSeconds",
+  "eventMaxConcurrency",
+  "reservedConcurrency",
+  "byRegion",
+]);
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
+/** Regions from context: a JSON array (cdk.json) or a comma-separated string (`-c regions=a,b`). */
+export function parseRegions(value: unknown): string[] {
+  let list: unknown = value;
+  if (typeof value === "string") {
+    const trimmed = value.trim();
+    list = trimmed.startsWith("[") ? JSON.parse(trimmed) : trimmed.split(/[,\s]+/).filter((s) => s !== "");
+  }
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new Error(
+      `context "${REGIONS_KEY}" must list at least one region, e.g. -c ${REGIONS_KEY}=eu-west-1,us-east-1`,
+    );
+  }
+  for (const region of list) {
+    if (typeof region !== "string" || !REGION.test(region)) {
+      throw new Error(`context "${REGIONS_KEY}" has "${String(region)}", which is not an AWS region name`);
+    }
+  }
+  return [...new Set(list as string[])];
+}
+
+/** Settings from context: an object (cdk.json) or a JSON string (`-c discovery='{...}'`). */
+export function parseSettings(value: unknown): DiscoverySettings {
+  if (value === undefined) return {};
+  const parsed: unknown = typeof value === "string" ? JSON.parse(value) : value;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`context "${SETTINGS_KEY}" must be an object`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!KNOWN.has(key)) throw new Error(`context "${SETTINGS_KEY}" has unknown setting "${key}"`);
+  }
+  return parsed as DiscoverySettings;
+}
+
+/** Settings for one region (byRegion applied, `{region}` substituted), in the construct's terms. */
+export function settingsForRegion(
+  settings: DiscoverySettings,
+  region: string,
+): Omit<EcsDiscoveryProps, "alarmTopic"> & { alarmTopicArn?: string } {
+  const { byRegion, ...common } = settings;
+  const s: Omit<DiscoverySettings, "byRegion"> = { ...common, ...(byRegion?.[region] ?? {}) };
+  for (const key of Object.keys(byRegion?.[region] ?? {})) {
+    if (!KNOWN.has(key) || key === "byRegion")
+      throw new Error(`byRegion.${region} has unknown setting "${key}"`);
+  }
+  const sub = (v: string | undefined) => v?.replaceAll("{region}", region);
+  const props: Omit<EcsDiscoveryProps, "alarmTopic"> & { alarmTopicArn?: string } = {
+    clusters: s.clusters,
+    labels: s.labels,
+    filterLabel: s.filterLabel,
+    selectors: s.selectors,
+    includeTags: s.includeTags,
+    existingBucketName: sub(s.existingBucketName),
+    noncurrentVersionRetentionDays: s.noncurrentVersionRetentionDays,
+    targetsPrefix: s.targetsPrefix,
+    statePrefix: s.statePrefix,
+    reconcileInterval:
+      s.reconcileIntervalMinutes === undefined ? undefined : Duration.minutes(s.reconcileIntervalMinutes),
+    reconcileMissingPeriods: s.reconcileMissingPeriods,
+    logLevel: s.logLevel,
+    logRetention: s.logRetentionDays as logs.RetentionDays | undefined,
+    alarmTopicArn: sub(s.alarmTopicArn),
+    memorySize: s.memorySize,
+    timeout: s.timeoutSeconds === undefined ? undefined : Duration.seconds(s.timeoutSeconds),
+    apiConcurrency: s.apiConcurrency,
+    maxAttempts: s.maxAttempts,
+    churnGuardPercent: s.churnGuardPercent,
+    eventBatchSize: s.eventBatchSize,
+    eventBatchingWindow:
+      s.eventBatchingWindowSeconds === undefined ? undefined : Duration.seconds(s.eventBatchingWindowSeconds),
+    eventMaxConcurrency: s.eventMaxConcurrency,
+    reservedConcurrency: s.reservedConcurrency,
+  };
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as typeof props;
+}

@@ -1,0 +1,196 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import type { App } from "aws-cdk-lib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type StandIn, startStandIn } from "../standin/server.js";
+import { type MotoServer, startMoto } from "../support/moto.js";
+import { synthConstruct } from "./helpers.js";
+
+/**
+ * The function exactly as `cdk deploy` ships it: the esbuild bundle from the cloud assembly, loaded in a fresh
+ * Node process (no tsx, no node_modules on the way), with the environment the template gives it, run on the
+ * sample events against the ECS/EC2 stand-in and moto's S3.
+ */
+const REAL_ENTRY = fileURLToPath(new URL("../../lambda/handler.ts", import.meta.url));
+const ACCOUNT = "111122223333"; // the sample events' account
+const REGION = "us-east-1"; // the EC2 sample event's region
+const BUCKET = "bundle-test-targets";
+
+const RUNNER = `
+import { readFileSync, writeFileSync } from "node:fs";
+const [bundle, eventsFile, resultsFile] = process.argv.slice(2);
+const { handler } = await import(bundle);
+const context = {
+  functionName: "discovery",
+  functionVersion: "$LATEST",
+  invokedFunctionArn: "arn:aws:lambda:${REGION}:${ACCOUNT}:function:discovery",
+  memoryLimitInMB: "512",
+  awsRequestId: "00000000-0000-4000-8000-000000000000",
+  getRemainingTimeInMillis: () => 60000,
+};
+const results = [];
+for (const event of JSON.parse(readFileSync(eventsFile, "utf8"))) {
+  try {
+    results.push({ ok: await handler(event, context) });
+  } catch (error) {
+    results.push({ error: String(error?.message ?? error) });
+  }
+}
+writeFileSync(resultsFile, JSON.stringify(results));
+`;
+
+let standIn: StandIn;
+let moto: MotoServer;
+let s3: S3Client;
+let bundle: string;
+let functionEnv: Record<string, string>;
+let work: string;
+let taskArn: string;
+
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8"));
+
+async function run(events: unknown[]): Promise<{ ok?: Record<string, unknown>; error?: string }[]> {
+  const eventsFile = join(work, "events.json");
+  const resultsFile = join(work, "results.json");
+  writeFileSync(eventsFile, JSON.stringify(events));
+  writeFileSync(join(work, "runner.mjs"), RUNNER);
+  await promisify(execFile)(
+    process.execPath,
+    [join(work, "runner.mjs"), pathToFileURL(bundle).href, eventsFile, resultsFile],
+    {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH ?? "",
+        ...functionEnv,
+        ...standIn.env(),
+        AWS_ENDPOINT_URL_S3: moto.url,
+        AWS_LAMBDA_FUNCTION_NAME: "discovery",
+      },
+      timeout: 60_000,
+    },
+  );
+  return JSON.parse(readFileSync(resultsFile, "utf8"));
+}
+
+beforeAll(async () => {
+  const { stack, template } = synthConstruct({ entry: REAL_ENTRY });
+  const fn = Object.values(template.findResources("AWS::Lambda::Function"))[0]?.Properties;
+  const assembly = (stack.node.root as App).synth();
+  bundle = join(assembly.directory, `asset.${String(fn.Code.S3Key).replace(/\.zip$/, "")}`, "index.mjs");
+  functionEnv = Object.fromEntries(
+    Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([k, v]) => [
+      k,
+      typeof v === "string" ? v : BUCKET,
+    ]),
+  );
+  work = mkdtempSync(join(tmpdir(), "bundle-test-"));
+
+  [standIn, moto] = await Promise.all([startStandIn({ region: REGION, account: ACCOUNT }), startMoto()]);
+  const fleet = standIn.fleet;
+  fleet.addCluster("default");
+  fleet.registerTaskDefinition({
+    family: "web",
+    containers: [
+      {
+        name: "web",
+        image: "nginx",
+        dockerLabels: { PROMETHEUS_EXPORTER_PORT: "9113", PROMETHEUS_EXPORTER_JOB_NAME: "nginx" },
+        portMappings: [{ containerPort: 9113 }],
+      },
+    ],
+  });
+  fleet.addHost("default");
+  taskArn = fleet.runTask("default", { taskDefinition: "web", lastStatus: "RUNNING" });
+
+  s3 = new S3Client({
+    region: REGION,
+    endpoint: moto.url,
+    forcePathStyle: true,
+    credentials: { accessKeyId: "moto", secretAccessKey: "moto" },
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([standIn?.close(), moto?.stop()]);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const objectKey = `targets/${ACCOUNT}/${REGION}/default.json`;
+
+async function published(): Promise<{ targets: string[]; labels: Record<string, string> }[]> {
+  const body = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: objectKey }));
+  return JSON.parse(await (body.Body?.transformToString() ?? "[]"));
+}
+
+describe("the deployed bundle", () => {
+  it("carries the SDK and the engine in one ESM file", () => {
+    const code = readFileSync(bundle, "utf8");
+    expect(code).not.toMatch(/from\s*"@aws-sdk\//);
+    expect(code).not.toMatch(/from\s*"@aws-lambda-powertools\//);
+  });
+
+  it("publishes the running task on a manual resync", async () => {
+    const [result] = await run([{ action: "resync" }]);
+    expect(result?.error).toBeUndefined();
+    const groups = await published();
+    expect(groups).toHaveLength(1);
+    expect(groups[0]?.labels.job).toBe("nginx");
+    expect(groups[0]?.labels.task_arn).toBe(taskArn);
+  });
+
+  it("handles the sample scheduled event", async () => {
+    const [result] = await run([fixture("scheduled-event.json")]);
+    expect(result?.error).toBeUndefined();
+  });
+
+  it("handles the ECS guide's sample task event (a task this cluster does not have) without changing targets", async () => {
+    const before = await published();
+    const [result] = await run([fixture("task-state-change-ec2.json")]);
+    expect(result?.error).toBeUndefined();
+    expect(await published()).toEqual(before);
+  });
+
+  it("handles an SQS batch of task events and reports no failed items", async () => {
+    const event = standIn.fleet.taskStateChangeEvent(taskArn);
+    const batch = {
+      Records: [
+        {
+          messageId: "m-1",
+          receiptHandle: "r-1",
+          body: JSON.stringify(event),
+          attributes: {},
+          messageAttributes: {},
+          md5OfBody: "",
+          eventSource: "aws:sqs",
+          eventSourceARN: `arn:aws:sqs:${REGION}:${ACCOUNT}:discovery-events`,
+          awsRegion: REGION,
+        },
+      ],
+    };
+    const [result] = await run([batch]);
+    expect(result?.error).toBeUndefined();
+    expect(result?.ok?.batchItemFailures).toEqual([]);
+  });
+
+  it("takes the stopped task away after its task event", async () => {
+    standIn.fleet.stopTask(taskArn);
+    const [result] = await run([standIn.fleet.taskStateChangeEvent(taskArn)]);
+    expect(result?.error).toBeUndefined();
+    expect(await published()).toEqual([]);
+  });
+
+  it("rejects a garbage payload and writes nothing", async () => {
+    const before = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    const [result] = await run([{ action: "explode" }]);
+    expect(result?.error).toMatch(/unknown action "explode"/);
+    const after = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    expect(after.Contents?.map((o) => o.ETag)).toEqual(before.Contents?.map((o) => o.ETag));
+  });
+});

@@ -1,0 +1,468 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { App, Duration, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as sns from "aws-cdk-lib/aws-sns";
+import { describe, expect, it } from "vitest";
+import { EcsDiscovery } from "../../cdk/ecs-discovery-construct.js";
+import { ACCOUNT, REGION, STUB_ENTRY, synthConstruct } from "./helpers.js";
+
+const SDK_STUB = new URL("./fixtures/stub-handler-sdk.ts", import.meta.url).pathname;
+
+// One synth with every default (the SDK stub shows the SDK is bundled) ...
+const defaults = synthConstruct({ entry: SDK_STUB });
+const t = defaults.template;
+// ... and one with every prop set away from its default.
+const app = new App();
+const stack = new Stack(app, "Configured", { env: { account: ACCOUNT, region: REGION } });
+const topic = new sns.Topic(stack, "Alerts");
+const configured = new EcsDiscovery(stack, "Discovery", {
+  entry: STUB_ENTRY,
+  clusters: ["prod", `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/batch`],
+  labels: { port: "com.prometheus-ecs-discovery.port", path: "com.prometheus-ecs-discovery.path" },
+  filterLabel: "monitoring=enabled",
+  selectors: [{ family: "nginx-.*", container: "nginx", port: 9113, path: "/metrics" }],
+  includeTags: true,
+  existingBucketName: "shared-prometheus-targets",
+  targetsPrefix: "sd/",
+  statePrefix: "engine/",
+  reconcileInterval: Duration.minutes(10),
+  reconcileMissingPeriods: 4,
+  logLevel: "DEBUG",
+  logRetention: logs.RetentionDays.ONE_WEEK,
+  alarmTopic: topic,
+  memorySize: 1024,
+  timeout: Duration.seconds(60),
+  apiConcurrency: 4,
+  maxAttempts: 3,
+  churnGuardPercent: 80,
+  eventBatchSize: 500,
+  eventBatchingWindow: Duration.seconds(10),
+  eventMaxConcurrency: 3,
+  reservedConcurrency: 5,
+});
+configured.addOutputs(stack);
+const c = Template.fromStack(stack);
+
+const fn = (template: Template) =>
+  Object.values(template.findResources("AWS::Lambda::Function"))[0]?.Properties;
+const env = (template: Template): Record<string, unknown> => fn(template)?.Environment?.Variables ?? {};
+
+describe("discovery function", () => {
+  it("runs on Node.js 22", () => {
+    t.hasResourceProperties("AWS::Lambda::Function", { Runtime: "nodejs22.x" });
+  });
+  it("runs on arm64", () => {
+    t.hasResourceProperties("AWS::Lambda::Function", { Architectures: ["arm64"] });
+  });
+  it("is an ESM bundle with a source map, and the SDK inside it", () => {
+    const assembly = defaults.stack.node.root as App;
+    const dir = assembly.synth().directory;
+    const key = String(fn(t)?.Code?.S3Key).replace(/\.zip$/, "");
+    const bundle = join(dir, `asset.${key}`);
+    expect(fn(t)?.Handler).toBe("index.handler");
+    expect(existsSync(join(bundle, "index.mjs"))).toBe(true);
+    expect(existsSync(join(bundle, "index.mjs.map"))).toBe(true);
+    const code = readFileSync(join(bundle, "index.mjs"), "utf8");
+    expect(code).not.toMatch(/from\s*"@aws-sdk\//);
+    expect(code).toContain("S3Client");
+  });
+  it("maps stack traces through the source map", () => {
+    expect(env(t).NODE_OPTIONS).toBe("--enable-source-maps");
+  });
+  it("logs JSON to its own log group, kept 30 days by default", () => {
+    t.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
+    t.hasResourceProperties("AWS::Lambda::Function", {
+      LoggingConfig: { LogFormat: "JSON", LogGroup: { Ref: Match.stringLikeRegexp("LogGroup") } },
+    });
+  });
+  it("keeps logs as long as logRetention says", () => {
+    c.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 7 });
+  });
+  it("has 512 MB and 2 minutes by default", () => {
+    t.hasResourceProperties("AWS::Lambda::Function", { MemorySize: 512, Timeout: 120 });
+  });
+  it("takes memorySize and timeout", () => {
+    c.hasResourceProperties("AWS::Lambda::Function", { MemorySize: 1024, Timeout: 60 });
+  });
+  it("has no reserved concurrency by default", () => {
+    expect(fn(t)?.ReservedConcurrentExecutions).toBeUndefined();
+  });
+  it("takes reservedConcurrency", () => {
+    c.hasResourceProperties("AWS::Lambda::Function", { ReservedConcurrentExecutions: 5 });
+  });
+  it("gets the engine's defaults as environment", () => {
+    expect(env(t)).toEqual({
+      TARGETS_BUCKET: { Ref: expect.stringMatching(/TargetsBucket/) },
+      TARGETS_PREFIX: "targets/",
+      STATE_PREFIX: "state/",
+      MAX_CONCURRENCY: "8",
+      MAX_ATTEMPTS: "6",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+      POWERTOOLS_SERVICE_NAME: "prometheus-ecs-discovery",
+      POWERTOOLS_METRICS_NAMESPACE: "PrometheusEcsDiscovery",
+      NODE_OPTIONS: "--enable-source-maps",
+    });
+  });
+  it("passes the bucket's name", () => {
+    expect(env(t).TARGETS_BUCKET).toEqual({ Ref: Object.keys(t.findResources("AWS::S3::Bucket"))[0] });
+    expect(env(c).TARGETS_BUCKET).toBe("shared-prometheus-targets");
+  });
+  it("passes clusters", () => {
+    expect(env(c).CLUSTERS).toBe(`prod,arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/batch`);
+  });
+  it("passes label names", () => {
+    expect(env(c).PORT_LABEL).toBe("com.prometheus-ecs-discovery.port");
+    expect(env(c).PATH_LABEL).toBe("com.prometheus-ecs-discovery.path");
+    expect(env(c).SCHEME_LABEL).toBeUndefined();
+  });
+  it("passes the filter label", () => {
+    expect(env(c).FILTER_LABEL).toBe("monitoring=enabled");
+  });
+  it("passes selectors as JSON", () => {
+    expect(JSON.parse(String(env(c).SELECTORS))).toEqual([
+      { family: "nginx-.*", container: "nginx", port: 9113, path: "/metrics" },
+    ]);
+  });
+  it("passes includeTags", () => {
+    expect(env(c).INCLUDE).toBe("TAGS");
+  });
+  it("passes prefixes", () => {
+    expect([env(c).TARGETS_PREFIX, env(c).STATE_PREFIX]).toEqual(["sd/", "engine/"]);
+  });
+  it("passes the log level", () => {
+    expect(env(c).POWERTOOLS_LOG_LEVEL).toBe("DEBUG");
+  });
+  it("lets Lambda keep the log lines of that level", () => {
+    t.hasResourceProperties("AWS::Lambda::Function", { LoggingConfig: { ApplicationLogLevel: "INFO" } });
+    c.hasResourceProperties("AWS::Lambda::Function", { LoggingConfig: { ApplicationLogLevel: "DEBUG" } });
+  });
+  it("passes API concurrency and attempts", () => {
+    expect([env(c).MAX_CONCURRENCY, env(c).MAX_ATTEMPTS]).toEqual(["4", "3"]);
+  });
+  it("passes the churn guard threshold", () => {
+    expect(env(c).CHURN_GUARD_PERCENT).toBe("80");
+  });
+  it("dead-letters failed asynchronous (scheduled) invocations", () => {
+    t.hasResourceProperties("AWS::Lambda::Function", {
+      DeadLetterConfig: { TargetArn: { "Fn::GetAtt": [Match.stringLikeRegexp("DeadLetterQueue"), "Arn"] } },
+    });
+  });
+});
+
+describe("ECS task event rule", () => {
+  it("matches the task transitions that add or remove targets", () => {
+    t.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        source: ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        detail: { $or: [{ lastStatus: ["RUNNING", "STOPPED"] }, { desiredStatus: ["STOPPED"] }] },
+      },
+    });
+  });
+  it("matches every cluster by default", () => {
+    t.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: { detail: Match.objectEquals({ $or: Match.anyValue() }) },
+    });
+  });
+  it("is narrowed to the configured clusters", () => {
+    c.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        detail: {
+          clusterArn: [
+            {
+              "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:ecs:${REGION}:${ACCOUNT}:cluster/prod`]],
+            },
+            `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/batch`,
+          ],
+        },
+      },
+    });
+  });
+  it("delivers to the queue with a retry policy and a dead-letter queue", () => {
+    t.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: Match.objectLike({ source: ["aws.ecs"] }),
+      Targets: [
+        {
+          Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("TaskEventQueue"), "Arn"] },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("DeadLetterQueue"), "Arn"] } },
+        },
+      ],
+    });
+  });
+});
+
+describe("storm control: queue, batching, bounded concurrency", () => {
+  it("hands the function up to 1000 events gathered for up to 5 s", () => {
+    t.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      BatchSize: 1000,
+      MaximumBatchingWindowInSeconds: 5,
+    });
+  });
+  it("runs at most 2 event invocations at once", () => {
+    t.hasResourceProperties("AWS::Lambda::EventSourceMapping", { ScalingConfig: { MaximumConcurrency: 2 } });
+  });
+  it("lets the function report partial batch failures", () => {
+    t.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+  it("takes the batching props", () => {
+    c.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 10,
+      ScalingConfig: { MaximumConcurrency: 3 },
+    });
+  });
+  it("redrives a message that failed 5 times to the dead-letter queue", () => {
+    t.hasResourceProperties("AWS::SQS::Queue", {
+      RedrivePolicy: {
+        deadLetterTargetArn: { "Fn::GetAtt": [Match.stringLikeRegexp("DeadLetterQueue"), "Arn"] },
+        maxReceiveCount: 5,
+      },
+    });
+  });
+  it("hides a message in flight for six function timeouts", () => {
+    t.hasResourceProperties("AWS::SQS::Queue", { RedrivePolicy: Match.anyValue(), VisibilityTimeout: 720 });
+    c.hasResourceProperties("AWS::SQS::Queue", { RedrivePolicy: Match.anyValue(), VisibilityTimeout: 360 });
+  });
+  it("encrypts both queues", () => {
+    expect(
+      Object.values(t.findResources("AWS::SQS::Queue")).map((q) => q.Properties.SqsManagedSseEnabled),
+    ).toEqual([true, true]);
+  });
+  it("denies non-TLS access to the queues", () => {
+    const policies = Object.values(t.findResources("AWS::SQS::QueuePolicy"));
+    expect(policies).toHaveLength(2);
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      );
+    }
+  });
+});
+
+describe("reconcile schedule", () => {
+  it("runs every 5 minutes by default", () => {
+    t.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(5 minutes)" });
+  });
+  it("takes reconcileInterval", () => {
+    c.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(10 minutes)" });
+  });
+  it("invokes the function directly with a retry policy and a dead-letter queue", () => {
+    t.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: Match.anyValue(),
+      Targets: [
+        {
+          Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("Function"), "Arn"] },
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 },
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("DeadLetterQueue"), "Arn"] } },
+        },
+      ],
+    });
+  });
+  it("rejects an interval that is not whole minutes", () => {
+    expect(() => synthConstruct({ reconcileInterval: Duration.seconds(90) })).toThrow(
+      /whole number of minutes/,
+    );
+  });
+});
+
+describe("targets bucket", () => {
+  it("is encrypted", () => {
+    t.hasResourceProperties("AWS::S3::Bucket", {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+      },
+    });
+  });
+  it("is versioned", () => {
+    t.hasResourceProperties("AWS::S3::Bucket", { VersioningConfiguration: { Status: "Enabled" } });
+  });
+  it("expires old versions after 30 days", () => {
+    t.hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } })],
+      },
+    });
+  });
+  it("blocks public access", () => {
+    t.hasResourceProperties("AWS::S3::Bucket", {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+  });
+  it("enforces TLS", () => {
+    t.hasResourceProperties("AWS::S3::BucketPolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Deny",
+            Action: "s3:*",
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          }),
+        ]),
+      },
+    });
+  });
+  it("is retained when the stack is deleted", () => {
+    t.hasResource("AWS::S3::Bucket", { DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
+  });
+  it("is not created when an existing bucket is named", () => {
+    c.resourceCountIs("AWS::S3::Bucket", 0);
+  });
+  it("rejects overlapping prefixes", () => {
+    expect(() => synthConstruct({ targetsPrefix: "sd/", statePrefix: "sd/state/" })).toThrow(
+      /must not overlap/,
+    );
+  });
+});
+
+describe("sidecar access", () => {
+  it("exports a managed policy that reads only the targets prefix", () => {
+    c.hasResourceProperties("AWS::IAM::ManagedPolicy", {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: "s3:ListBucket",
+            Effect: "Allow",
+            Resource: {
+              "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":s3:::shared-prometheus-targets"]],
+            },
+            Condition: { StringLike: { "s3:prefix": ["sd/*"] } },
+            Sid: "ListTargets",
+          },
+          {
+            Action: "s3:GetObject",
+            Effect: "Allow",
+            Resource: {
+              "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":s3:::shared-prometheus-targets/sd/*"]],
+            },
+            Sid: "ReadTargets",
+          },
+        ],
+      },
+    });
+  });
+  it("grants the same read access to a role with grantRead", () => {
+    const { template } = synthConstruct({}, (s, discovery) => {
+      const role = new iam.Role(s, "PrometheusTaskRole", {
+        assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+      });
+      discovery.grantRead(role);
+    });
+    const statements = template.findResources("AWS::IAM::Policy", {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp("PrometheusTaskRole") }] },
+    });
+    const doc = Object.values(statements)[0]?.Properties.PolicyDocument.Statement;
+    expect(doc.map((st: { Action: string }) => st.Action)).toEqual(["s3:ListBucket", "s3:GetObject"]);
+    expect(doc[0].Condition).toEqual({ StringLike: { "s3:prefix": ["targets/*"] } });
+  });
+});
+
+describe("alarms", () => {
+  it("alarm on function errors in 2 of 3 five-minute periods", () => {
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Namespace: "AWS/Lambda",
+      MetricName: "Errors",
+      Statistic: "Sum",
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+    });
+  });
+  it("alarm as soon as the dead-letter queue holds a message", () => {
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [
+        {
+          Name: "QueueName",
+          Value: { "Fn::GetAtt": [Match.stringLikeRegexp("DeadLetterQueue"), "QueueName"] },
+        },
+      ],
+      Statistic: "Maximum",
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+  });
+  it("alarm when no reconcile succeeded for 3 schedule periods, missing data breaching", () => {
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Namespace: "PrometheusEcsDiscovery",
+      MetricName: "ReconcileSuccess",
+      Dimensions: [{ Name: "service", Value: "prometheus-ecs-discovery" }],
+      Statistic: "Sum",
+      Period: 300,
+      EvaluationPeriods: 3,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      TreatMissingData: "breaching",
+    });
+  });
+  it("follow reconcileInterval and reconcileMissingPeriods", () => {
+    c.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ReconcileSuccess",
+      Period: 600,
+      EvaluationPeriods: 4,
+    });
+  });
+  it("notify nobody by default", () => {
+    for (const alarm of Object.values(t.findResources("AWS::CloudWatch::Alarm"))) {
+      expect(alarm.Properties.AlarmActions).toBeUndefined();
+    }
+  });
+  it("notify the alarm topic on alarm and on recovery", () => {
+    const alarms = Object.values(c.findResources("AWS::CloudWatch::Alarm"));
+    expect(alarms).toHaveLength(3);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alerts/) }]);
+      expect(alarm.Properties.OKActions).toEqual(alarm.Properties.AlarmActions);
+    }
+  });
+});
+
+describe("outputs", () => {
+  it("name the bucket", () => {
+    t.hasOutput("BucketName", { Value: { Ref: Match.stringLikeRegexp("TargetsBucket") } });
+  });
+  it("name the prefix", () => {
+    t.hasOutput("TargetsPrefix", { Value: "targets/" });
+  });
+  it("name the function", () => {
+    t.hasOutput("FunctionName", { Value: { Ref: Match.stringLikeRegexp("Function") } });
+  });
+  it("export the sidecar policy", () => {
+    t.hasOutput("SidecarPolicyArn", {
+      Value: { Ref: Match.stringLikeRegexp("SidecarReadPolicy") },
+      Export: { Name: "Test-SidecarPolicyArn" },
+    });
+  });
+  it("give the exact resync command", () => {
+    const fnId = Object.keys(t.findResources("AWS::Lambda::Function"))[0];
+    t.hasOutput("ResyncCommand", {
+      Value: {
+        "Fn::Join": [
+          "",
+          [
+            `aws lambda invoke --region ${REGION} --function-name `,
+            { Ref: fnId },
+            ` --cli-binary-format raw-in-base64-out --payload '{"action":"resync"}' /dev/stdout`,
+          ],
+        ],
+      },
+    });
+  });
+  it("name the log group and the dead-letter queue for the runbook", () => {
+    t.hasOutput("LogGroupName", { Value: { Ref: Match.stringLikeRegexp("LogGroup") } });
+    t.hasOutput("DeadLetterQueueUrl", { Value: { Ref: Match.stringLikeRegexp("DeadLetterQueue") } });
+  });
+});
