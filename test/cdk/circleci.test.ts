@@ -60,6 +60,12 @@ describe(".circleci/config.yml", () => {
     expect(byName.get("synth")?.args.requires?.sort()).toEqual(["lint", "test", "typecheck"]);
   });
 
+  it("gives the test job the emulator and the Prometheus the tests need (they fail without them)", () => {
+    const steps = JSON.stringify(config.jobs.test?.steps);
+    expect(steps).toMatch(/pip install[^"]*moto\[server\]/);
+    expect(steps).toMatch(/apt-get install[^"]* prometheus/);
+  });
+
   it("deploys every region of cdk.json", () => {
     expect(regions.length).toBeGreaterThan(0);
     expect(deploys.map((d) => d.args.region).sort()).toEqual([...regions].sort());
