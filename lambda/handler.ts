@@ -48,6 +48,14 @@ function publishMetrics(summary: RunSummary): void {
   metrics.addMetric("ApiCalls", MetricUnit.Count, total(summary.apiCalls));
   metrics.addMetric("Throttles", MetricUnit.Count, total(summary.throttles));
   metrics.addMetric("Warnings", MetricUnit.Count, summary.warnings);
+  metrics.addMetric("EventsApplied", MetricUnit.Count, summary.events.applied);
+  metrics.addMetric("EventsStale", MetricUnit.Count, summary.events.stale);
+  // Only a reconcile measures drift; anything but zero there means an event was missed.
+  if (summary.reconcile && !summary.dryRun) {
+    metrics.addMetric("DriftTargetsAdded", MetricUnit.Count, summary.drift.added);
+    metrics.addMetric("DriftTargetsRemoved", MetricUnit.Count, summary.drift.removed);
+  }
+  metrics.addMetric("ChurnGuardHeldBack", MetricUnit.Count, summary.heldBack);
   metrics.publishStoredMetrics();
 }
 

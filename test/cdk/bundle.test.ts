@@ -55,12 +55,15 @@ let taskArn: string;
 const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8"));
 
+/** The function's stdout (its logs and EMF metrics) of the last run, as CloudWatch would receive it. */
+let lastStdout = "";
+
 async function run(events: unknown[]): Promise<{ ok?: Record<string, unknown>; error?: string }[]> {
   const eventsFile = join(work, "events.json");
   const resultsFile = join(work, "results.json");
   writeFileSync(eventsFile, JSON.stringify(events));
   writeFileSync(join(work, "runner.mjs"), RUNNER);
-  await promisify(execFile)(
+  ({ stdout: lastStdout } = await promisify(execFile)(
     process.execPath,
     [join(work, "runner.mjs"), pathToFileURL(bundle).href, eventsFile, resultsFile],
     {
@@ -74,7 +77,7 @@ async function run(events: unknown[]): Promise<{ ok?: Record<string, unknown>; e
       },
       timeout: 60_000,
     },
-  );
+  ));
   return JSON.parse(readFileSync(resultsFile, "utf8"));
 }
 
@@ -148,6 +151,30 @@ describe("the deployed bundle", () => {
   it("handles the sample scheduled event", async () => {
     const [result] = await run([fixture("scheduled-event.json")]);
     expect(result?.error).toBeUndefined();
+  });
+
+  it("emits the metric the stale-targets alarm reads, in its namespace and dimension, with drift", async () => {
+    const [result] = await run([fixture("scheduled-event.json")]);
+    expect(result?.error).toBeUndefined();
+    const { template } = synthConstruct({ entry: REAL_ENTRY });
+    const alarm = Object.values(template.findResources("AWS::CloudWatch::Alarm")).find(
+      (a) => a.Properties.MetricName === "ReconcileSuccess",
+    )?.Properties;
+    const emf = lastStdout
+      .split("\n")
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(emf).toHaveLength(1);
+    const record = emf[0] as Record<string, unknown> & {
+      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] };
+    };
+    const directive = record._aws.CloudWatchMetrics[0];
+    expect(directive?.Namespace).toBe(alarm?.Namespace);
+    for (const d of alarm?.Dimensions ?? []) {
+      expect(directive?.Dimensions.flat()).toContain(d.Name);
+      expect(record[d.Name]).toBe(d.Value);
+    }
+    expect(record).toMatchObject({ ReconcileSuccess: 1, DriftTargetsAdded: 0, DriftTargetsRemoved: 0 });
   });
 
   it("handles the ECS guide's sample task event (a task this cluster does not have) without changing targets", async () => {
