@@ -13,7 +13,19 @@ interface ClientOptions {
   maxAttempts: number;
   counter: CallCounter;
   region?: string;
+  /** Per attempt: an answer that takes longer fails the attempt (and is retried). */
+  requestTimeoutMs?: number;
+  connectionTimeoutMs?: number;
 }
+
+/**
+ * The SDK's own defaults would let one unanswered ECS call hang for 15 minutes (and an S3 call forever),
+ * far beyond the function timeout: the whole run would die with every cluster unpublished. Bounded
+ * attempts turn a hung endpoint into a failed call for that cluster only, well within the function timeout
+ * even after every retry.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 3_000;
 
 interface MiddlewareClient {
   middlewareStack: {
@@ -57,6 +69,12 @@ export function createClients(options: ClientOptions): AwsClients {
   const common = {
     maxAttempts: options.maxAttempts,
     retryMode: "adaptive" as const,
+    requestHandler: {
+      connectionTimeout: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+      requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      // Without it the SDK only logs a warning when requestTimeout passes, and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
     ...(options.region ? { region: options.region } : {}),
   };
   const ecs = new ECSClient(common);
