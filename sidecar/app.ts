@@ -9,13 +9,21 @@ import { S3ObjectStore } from "./store.js";
 import { Syncer, syncId } from "./sync.js";
 
 /** An S3 client from the standard SDK configuration; path-style when an endpoint override is set. */
-export function createS3Client(env: NodeJS.ProcessEnv): S3Client {
+export function createS3Client(
+  env: NodeJS.ProcessEnv,
+  timeouts: { connectionTimeout: number; requestTimeout: number } = {
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+  },
+): S3Client {
   const endpointOverride = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
   return new S3Client({
     forcePathStyle: endpointOverride,
     // A bucket in another region than AWS_REGION still works (one redirect, then cached).
     followRegionRedirects: true,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+    // Without throwOnRequestTimeout the SDK only warns when requestTimeout passes and keeps waiting: one
+    // unanswered GET would stall every later poll, and Prometheus would never see another change.
+    requestHandler: { ...timeouts, throwOnRequestTimeout: true },
   });
 }
 
