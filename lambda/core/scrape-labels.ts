@@ -1,3 +1,4 @@
+import { isIPv4 } from "node:net";
 import type { LabelNames } from "../config.js";
 
 /**
@@ -42,6 +43,16 @@ const ENDPOINT_NAME = /^[A-Za-z0-9_-]{1,63}$/;
 // A host name or IPv4 address; the port is always the discovered one, so none may be given here.
 const SERVER_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * Digits and dots only ("0", "10.1", "999.1.1.1") read as an address, so they must be a valid IPv4 one:
+ * the sidecar (like most resolvers) refuses anything else, and would then reject the whole cluster's
+ * object because of this one target.
+ */
+function isServerName(value: string): boolean {
+  if (!SERVER_NAME.test(value)) return false;
+  return !/^[0-9.]+$/.test(value) || isIPv4(value);
+}
 
 export function durationMs(value: string): number | undefined {
   if (value === "" || !DURATION.test(value)) return undefined;
@@ -88,7 +99,7 @@ function applyOption(
       else spec.job = value;
       return;
     case "serverName":
-      if (!SERVER_NAME.test(value)) {
+      if (!isServerName(value)) {
         problems.push({
           label,
           message: `server name "${raw}" must be a host name or IPv4 address, without a port`,
@@ -175,7 +186,9 @@ export function parseEndpoints(labels: Record<string, string>, names: LabelNames
       const interval = durationMs(spec.interval) ?? 0;
       const timeout = durationMs(spec.timeout) ?? 0;
       if (timeout > interval) {
-        const label = spec.name === "" ? names.timeout : `${names.timeout}.${spec.name}`;
+        // Name the timeout label the container really carries: a named endpoint may inherit the unnamed one.
+        const named = `${names.timeout}.${spec.name}`;
+        const label = spec.name !== "" && labels[named] !== undefined ? named : names.timeout;
         problems.push({
           label,
           message: `timeout ${spec.timeout} is longer than the interval ${spec.interval}, which Prometheus rejects`,
