@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { FilterLabel, LabelNames, Selector } from "../config.js";
 import {
   type ClusterRef,
@@ -142,6 +143,9 @@ function resolveAddress(
   if (mode === "awsvpc") {
     const ip = container?.privateIpv4Address ?? task.eniPrivateIp;
     if (!ip) return { problem: "the task has no ENI address yet" };
+    // Events are input: one malformed address would make the sidecar refuse the whole cluster's object.
+    if (!isIP(ip))
+      return { problem: `the task's ENI address ${JSON.stringify(ip.slice(0, 64))} is not an IP address` };
     const port = endpoint.port ?? singleContainerPort(def);
     if (port === undefined)
       return { problem: "dynamic export needs exactly one port mapping in awsvpc mode" };
@@ -158,6 +162,9 @@ function resolveAddress(
     return {
       problem: `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} of the container instance was not found`,
     };
+  }
+  if (!isIP(host.privateIp)) {
+    return { problem: `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} has no usable private IP address` };
   }
   const hostLabels: Record<string, string> = { __meta_ecs_container_instance_arn: host.containerInstanceArn };
   if (host.ec2InstanceId) hostLabels.__meta_ecs_ec2_instance_id = host.ec2InstanceId;
