@@ -60,7 +60,11 @@ function preview(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    // A payload nested deeper than the stack (a few hundred KB of "[[[[…") defeats JSON.stringify and
+    // String() alike: the error message must still be an InputError, not a RangeError.
+    text = Array.isArray(value)
+      ? "(an array nested too deeply to show)"
+      : `(${typeof value} too deep to show)`;
   }
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
@@ -70,7 +74,7 @@ function parseResync(input: Record<string, unknown>): ResyncTrigger {
   const unknown = Object.keys(input).filter((k) => !allowed.has(k));
   if (unknown.length > 0) {
     throw new InputError(
-      `resync payload has unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}; allowed: action, dryRun, clusters`,
+      `resync payload has unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}; allowed: action, dryRun, clusters, force`,
     );
   }
   if (input.dryRun !== undefined && typeof input.dryRun !== "boolean") {
