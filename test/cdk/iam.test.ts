@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { ACCOUNT, asList, flatten, policyStatements, REGION, synthConstruct } from "./helpers.js";
+import {
+  ACCOUNT,
+  asList,
+  flatten,
+  policyStatements,
+  REGION,
+  type Statement,
+  synthConstruct,
+} from "./helpers.js";
 
 const CLUSTER_ACTIONS = ["ecs:DescribeTasks", "ecs:DescribeContainerInstances", "ecs:ListTasks"];
 /** Actions whose API allows no resource ARN (or, for ListTasks, is narrowed by ecs:cluster instead). */
@@ -151,5 +159,102 @@ describe("cluster scoping", () => {
   it("lists tasks only in the configured clusters", () => {
     const condition = bySid("ListTasks")?.Condition?.ArnEquals?.["ecs:cluster"] as unknown[];
     expect(condition.map(flatten)).toEqual([prodArn, batchArn]);
+  });
+});
+
+type Json = Record<string, unknown>;
+interface ResourcePolicyStatement extends Statement {
+  Principal?: unknown;
+  NotAction?: unknown;
+  NotResource?: unknown;
+  NotPrincipal?: unknown;
+}
+
+/** Statements of resource-based policies (bucket, queues) with where they sit. */
+function resourcePolicyStatements(template: ReturnType<typeof synthConstruct>["template"]) {
+  const out: { owner: string; statement: ResourcePolicyStatement }[] = [];
+  for (const type of ["AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"]) {
+    for (const [id, resource] of Object.entries(template.findResources(type))) {
+      const statements = (resource.Properties?.PolicyDocument?.Statement ?? []) as ResourcePolicyStatement[];
+      for (const statement of statements) out.push({ owner: id, statement });
+    }
+  }
+  return out;
+}
+
+describe.each(Object.entries(variants))("IAM loopholes with %s", (_name, { template }) => {
+  const identity = policyStatements(template) as { owner: string; statement: ResourcePolicyStatement }[];
+  const resourceBased = resourcePolicyStatements(template);
+  const roles = Object.entries(template.findResources("AWS::IAM::Role"));
+
+  it("no statement inverts its scope with NotAction, NotResource or NotPrincipal", () => {
+    // The checks above read Action and Resource; an inverted statement would slip past all of them.
+    for (const { owner, statement } of [...identity, ...resourceBased]) {
+      expect(statement.NotAction, owner).toBeUndefined();
+      expect(statement.NotResource, owner).toBeUndefined();
+      expect(statement.NotPrincipal, owner).toBeUndefined();
+    }
+  });
+
+  it("roles carry no inline policies and no managed policies by ARN that the checks above cannot see", () => {
+    for (const [id, role] of roles) {
+      expect(role.Properties?.Policies, id).toBeUndefined();
+      // AWSLambdaBasicExecutionRole, for one, allows logs:CreateLogGroup on every resource.
+      expect(role.Properties?.ManagedPolicyArns, id).toBeUndefined();
+    }
+  });
+
+  it("the function role can be assumed by Lambda only", () => {
+    const [, role] = roles.find(([id]) => id.includes("FunctionRole")) ?? [];
+    const trust = role?.Properties?.AssumeRolePolicyDocument?.Statement as ResourcePolicyStatement[];
+    expect(trust).toEqual([
+      { Action: "sts:AssumeRole", Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" } },
+    ]);
+  });
+
+  it("writes logs only to its own log group and messages only to its own queues", () => {
+    const logGroups = Object.keys(template.findResources("AWS::Logs::LogGroup"));
+    const queues = Object.keys(template.findResources("AWS::SQS::Queue"));
+    for (const { statement } of identity.filter((s) => s.statement.Effect === "Allow")) {
+      const writes = asList(statement.Action).filter(
+        (a) => (a.startsWith("logs:") || a.startsWith("sqs:")) && !READ_VERB.test(a.split(":")[1] ?? ""),
+      );
+      if (writes.length === 0) continue;
+      const own = writes[0]?.startsWith("logs:") ? logGroups : queues;
+      for (const resource of asList(statement.Resource).map(flatten)) {
+        expect(
+          own.some((id) => resource === `\${${id}.Arn}`),
+          `${writes} on ${resource}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it("resource policies allow nobody but AWS services acting for this stack's own rules", () => {
+    for (const { owner, statement } of resourceBased) {
+      if (statement.Effect === "Deny") continue;
+      const principal = statement.Principal as Json;
+      expect(principal, owner).toEqual({ Service: "events.amazonaws.com" });
+      const source = (statement.Condition?.ArnEquals as Json | undefined)?.["aws:SourceArn"];
+      expect(flatten(source), owner).toMatch(/^\$\{.*Rule.*\.Arn\}$|^\$\{.*Schedule.*\.Arn\}$/);
+    }
+  });
+
+  it("the bucket policy only denies (insecure transport), never grants", () => {
+    const bucketPolicies = resourceBased.filter((s) => s.owner.includes("BucketPolicy"));
+    for (const { statement } of bucketPolicies) {
+      expect(statement.Effect).toBe("Deny");
+      expect(statement.Condition?.Bool?.["aws:SecureTransport"]).toBe("false");
+    }
+  });
+
+  it("only the schedule may invoke the function directly", () => {
+    const permissions = Object.values(template.findResources("AWS::Lambda::Permission"));
+    expect(permissions.length).toBeGreaterThan(0);
+    for (const permission of permissions) {
+      expect(permission.Properties?.Action).toBe("lambda:InvokeFunction");
+      expect(permission.Properties?.Principal).toBe("events.amazonaws.com");
+      expect(flatten(permission.Properties?.SourceArn)).toMatch(/ReconcileSchedule.*\.Arn\}$/);
+    }
   });
 });
