@@ -21,14 +21,15 @@ export async function writeFileAtomic(target: string, body: string): Promise<voi
   const temp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(temp, "w", 0o644);
   try {
-    await handle.writeFile(body, "utf-8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(body, "utf-8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, target);
   } catch (error) {
+    // A full disk fails the write half-way: the partial temp file must not stay behind.
     await rm(temp, { force: true });
     throw error;
   }
