@@ -11,7 +11,12 @@ import {
   type TaskView,
 } from "./core/model.js";
 import { normalizeTask } from "./core/normalize.js";
-import { type BuildResult, buildTargetGroups, serializeGroups, type TargetRules } from "./core/targets.js";
+import {
+  type BuildResult,
+  buildTargetGroups,
+  serializeSortedGroups,
+  type TargetRules,
+} from "./core/targets.js";
 import type { DiscoveryCaches } from "./discovery/caches.js";
 import { describeTaskDefinitionCached, discoverCluster, resolveHosts } from "./discovery/discover-cluster.js";
 import { chunk, mapLimit } from "./discovery/limit.js";
@@ -392,15 +397,19 @@ export class DiscoveryEngine {
         let next: ClusterState;
         let held = false;
         let eventsMode = false;
+        let derived: BuildResult | undefined;
         if (events && state) {
           next = await this.applyEvents(cluster, state, events, summary);
           eventsMode = true;
         } else {
-          ({ next, held } = await this.reconcile(cluster, state, plan.force, summary));
+          ({ next, held, built: derived } = await this.reconcile(cluster, state, plan.force, summary));
           // A first event for a cluster bootstraps it; the event may still be newer than the listing.
-          if (events && !held) next = await this.applyEvents(cluster, next, events, summary);
+          if (events && !held) {
+            next = await this.applyEvents(cluster, next, events, summary);
+            derived = undefined;
+          }
         }
-        const built = derive(next, this.rules);
+        const built = derived ?? derive(next, this.rules);
         for (const w of built.warnings) {
           this.log.warn(w.message, {
             cluster: cluster.name,
@@ -456,7 +465,7 @@ export class DiscoveryEngine {
     current: ClusterState | undefined,
     force: boolean,
     summary: RunSummary,
-  ): Promise<{ next: ClusterState; held: boolean }> {
+  ): Promise<{ next: ClusterState; held: boolean; built?: BuildResult }> {
     const startedAt = this.now();
     const snapshot = await discoverCluster(this.deps.api, this.deps.caches, cluster.arn, {
       rules: this.rules,
@@ -474,9 +483,11 @@ export class DiscoveryEngine {
       startedAt,
       this.now(),
     );
+    let built: BuildResult | undefined;
     if (current) {
       const before = groupKeys(derive(current, this.rules).groups);
-      const after = groupKeys(derive(merged.state, this.rules).groups);
+      built = derive(merged.state, this.rules);
+      const after = groupKeys(built.groups);
       for (const k of after) if (!before.has(k)) summary.drift.added++;
       for (const k of before) if (!after.has(k)) summary.drift.removed++;
     }
@@ -491,7 +502,8 @@ export class DiscoveryEngine {
     }
     if (guard.reason)
       this.log.info("churn guard: removal confirmed", { cluster: cluster.name, reason: guard.reason });
-    return { next: merged.state, held: false };
+    // The caller publishes merged.state: it can reuse what was derived from it here.
+    return built ? { next: merged.state, held: false, built } : { next: merged.state, held: false };
   }
 
   /**
@@ -505,7 +517,15 @@ export class DiscoveryEngine {
     summary: RunSummary,
   ): Promise<ClusterState> {
     const { api, caches, config } = this.deps;
-    const state: ClusterState = structuredClone(current);
+    // upsert, remove and compact replace records, never change one in place: copying the maps is enough
+    // to leave `current` untouched, and far cheaper than a deep clone of thousands of tasks.
+    const state: ClusterState = {
+      ...current,
+      tasks: { ...current.tasks },
+      tombstones: { ...current.tombstones },
+      taskDefinitions: { ...current.taskDefinitions },
+      hosts: { ...current.hosts },
+    };
     const now = this.now();
     const ordered = [...events].sort((a, b) => (a.version ?? 0) - (b.version ?? 0));
     const upserts = ordered.filter((t) => decide(state, t) === "upsert");
@@ -590,7 +610,8 @@ export class DiscoveryEngine {
       stateEtag = await output.write(ref, stateBody, storedState, "state");
       if (stateEtag === undefined) return "conflict";
     }
-    const body = serializeGroups(groups);
+    // `groups` come from derive(), already in sortGroups' order.
+    const body = serializeSortedGroups(groups);
     let expected = storedTargets;
     for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
       if (expected?.body === body) return attempt === 0 ? "unchanged" : "written";

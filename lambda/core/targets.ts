@@ -353,8 +353,14 @@ export function sortGroups(groups: TargetGroup[]): TargetGroup[] {
 
 /** One group per line: compact for large fleets, yet readable and diffable by an operator. */
 export function serializeGroups(groups: TargetGroup[]): string {
+  return serializeSortedGroups(sortGroups(groups));
+}
+
+/**
+ * serializeGroups for groups that already are sortGroups' output, as buildTargetGroups returns them:
+ * sorting thousands of groups a second time costs as much as building them.
+ */
+export function serializeSortedGroups(groups: TargetGroup[]): string {
   if (groups.length === 0) return "[]\n";
-  return `[\n${sortGroups(groups)
-    .map((g) => JSON.stringify({ targets: g.targets, labels: g.labels }))
-    .join(",\n")}\n]\n`;
+  return `[\n${groups.map((g) => JSON.stringify({ targets: g.targets, labels: g.labels })).join(",\n")}\n]\n`;
 }

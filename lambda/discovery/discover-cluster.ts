@@ -96,14 +96,17 @@ export async function discoverCluster(
   options: DiscoveryOptions,
 ): Promise<ClusterSnapshot> {
   const arns = await api.listRunningTaskArns(cluster);
-  const described = await mapLimit(chunk(arns, DESCRIBE_BATCH), options.maxConcurrency, (batch) =>
-    api.describeTasks(cluster, batch, options.rules.includeTags),
-  );
-  const tasks: TaskView[] = [];
-  for (const raw of described.flat()) {
-    const result = normalizeTask(raw);
-    if ("task" in result && isScrapeable(result.task)) tasks.push(result.task);
-  }
+  // Normalized as each batch arrives, so the SDK's much larger task objects are garbage at once instead
+  // of piling up until the whole cluster is described (which, paced, can take many seconds).
+  const described = await mapLimit(chunk(arns, DESCRIBE_BATCH), options.maxConcurrency, async (batch) => {
+    const views: TaskView[] = [];
+    for (const raw of await api.describeTasks(cluster, batch, options.rules.includeTags)) {
+      const result = normalizeTask(raw);
+      if ("task" in result && isScrapeable(result.task)) views.push(result.task);
+    }
+    return views;
+  });
+  const tasks = described.flat();
   const defArns = [...new Set(tasks.map((t) => t.taskDefinitionArn))];
   const defs = await mapLimit(defArns, options.maxConcurrency, (arn) =>
     describeTaskDefinitionCached(api, caches, arn),
