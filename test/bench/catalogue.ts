@@ -1,0 +1,51 @@
+import { type BenchOptions, eventGroup, type Row, reconcileGroup } from "./scenarios.js";
+import { stormGroup } from "./storm.js";
+
+export interface Group {
+  name: string;
+  /** Part of `--quick`. */
+  quick: boolean;
+  about: string;
+  run(options: BenchOptions): Promise<Row[]>;
+}
+
+/** Every measured scenario group; `bundle` is measured separately (no stand-in, no engine process). */
+export const GROUPS: Group[] = [
+  {
+    name: "reconcile-1k",
+    quick: true,
+    about: "reconcile of 1,000 tasks in 1 cluster, cold then warm",
+    run: (o) => reconcileGroup("reconcile-1k", { tasks: 1000, clusters: 1 }, o),
+  },
+  {
+    name: "reconcile-10k",
+    quick: false,
+    about: "reconcile of 10,000 tasks in 10 clusters, cold then warm",
+    run: (o) => reconcileGroup("reconcile-10k", { tasks: 10_000, clusters: 10 }, o),
+  },
+  {
+    name: "reconcile-50k",
+    quick: false,
+    about: "reconcile of 50,000 tasks in 50 clusters, cold then warm",
+    run: (o) => reconcileGroup("reconcile-50k", { tasks: 50_000, clusters: 50 }, o),
+  },
+  {
+    name: "events-200",
+    quick: false,
+    about: "one task start / stop event on a 200-task cluster, cold and warm environment",
+    run: (o) => eventGroup("events-200", 200, o),
+  },
+  {
+    name: "events-2k",
+    quick: true,
+    about: "one task start / stop event on a 2,000-task cluster, cold and warm environment",
+    run: (o) => eventGroup("events-2k", 2000, o),
+  },
+  {
+    name: "storm",
+    quick: false,
+    about:
+      "5,000 events of a rolling deployment over 60 s on a 2,000-task cluster, two concurrent environments",
+    run: (o) => stormGroup("storm", o),
+  },
+];
