@@ -256,12 +256,13 @@ export function budgets(rows: Row[], bundles: BundleReport[]): BudgetStatus[] {
     `storm: <= ${BUDGETS.stormMaxCalls} ECS/EC2 calls for 5,000 events, 0 throttling failures, final = reconcile`,
     storm?.storm
       ? totalOf(storm.calls) <= BUDGETS.stormMaxCalls &&
-          storm.failures === 0 &&
-          storm.storm.failedMessages === 0 &&
+          storm.throttlingFailures === 0 &&
           storm.storm.finalEqualsReconcile
       : undefined,
     storm?.storm
-      ? `${totalOf(storm.calls)} calls, ${totalOf(storm.throttled)} throttled, ${storm.failures} failures, final ${storm.storm.finalEqualsReconcile ? "=" : "!="} reconcile`
+      ? `${totalOf(storm.calls)} calls, ${totalOf(storm.throttled)} throttled, ${storm.throttlingFailures} throttling failures, ` +
+          `final ${storm.storm.finalEqualsReconcile ? "=" : "!="} reconcile (${storm.failures} invocation(s) failed, ` +
+          `${storm.storm.conflictFailures} of them on write conflicts; ${storm.handedBack} messages handed back)`
       : "-",
   );
   for (const b of bundles) {
@@ -296,9 +297,11 @@ export function stormLines(rows: Row[]): string[] {
   const s = storm?.storm;
   if (!storm || !s) return [];
   return [
-    `storm: ${s.deliveries} deliveries (${s.duplicates} redelivered, ${s.delayed} delayed into a later batch) in ${s.batches} batches over ${60} simulated s, ` +
+    `storm: ${s.events} events delivered (${s.events - s.duplicates} distinct + ${s.duplicates} at-least-once duplicates; ${s.delayed} delayed into a later batch)` +
+      `${s.deliveries > s.events ? ` + ${s.deliveries - s.events} redelivered after a failed batch` : ""}, in ${s.batches} batches over 60 simulated s, ` +
       `${s.replacedTasks} tasks replaced by a new revision, ${s.newHosts} new hosts; applied ${s.applied}, stale ${s.stale}, ignored ${s.ignored} ` +
-      `(counted per attempt); ${s.conflicts} conditional-write conflicts retried; ${s.failedMessages} messages handed back; ` +
+      `(counted per attempt); ${s.conflicts} conditional-write conflicts retried; ${s.conflictFailures} invocation(s) ` +
+      `lost every attempt to the other environment and handed ${s.failedMessages} messages back (redelivered after the visibility timeout); ` +
       `slowest batch ${msText(s.maxBatchHandlerMs)} ms handler time; final state ${s.finalEqualsReconcile ? "equals" : "DIFFERS FROM"} a fresh reconcile` +
       `${s.differingObjects.length ? ` (${s.differingObjects.join(", ")})` : ""}; the next reconcile found drift +${s.driftAfter.added}/-${s.driftAfter.removed}.`,
   ];

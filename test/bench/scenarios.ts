@@ -24,8 +24,12 @@ export interface Row {
   /** What the engine's own call counter recorded; should equal `calls`. */
   engineCalls: CallsByOperation;
   throttled: CallsByOperation;
-  /** Clusters not published, plus queue messages handed back, because a call failed. */
+  /** Cluster refreshes that ended without publishing (each invocation counts its own). */
   failures: number;
+  /** Of those, the ones a throttling error ended: what pacing and adaptive retries must prevent. */
+  throttlingFailures: number;
+  /** Queue messages handed back to SQS for another try. */
+  handedBack: number;
   bound?: CallsByOperation;
   floorMs?: number;
   wallMs: number;
@@ -52,6 +56,8 @@ export interface StormFigures {
   ignored: number;
   conflicts: number;
   failedMessages: number;
+  /** Invocations that gave up after losing every conditional write to the other environment. */
+  conflictFailures: number;
   maxBatchHandlerMs: number;
   finalEqualsReconcile: boolean;
   driftAfter: { added: number; removed: number };
@@ -120,6 +126,9 @@ export async function measure(
   return { report, counters: standIn.counters.snapshot(), written: store.resetStats() };
 }
 
+// The error names AWS uses for throttling, as they appear in a failed cluster's error text.
+const THROTTLE = /Throttl|RequestLimitExceeded|TooManyRequests|SlowDown|Rate exceeded/;
+
 export function rowOf(
   id: string,
   group: string,
@@ -136,7 +145,10 @@ export function rowOf(
     calls: m.counters.calls,
     engineCalls: s.apiCalls,
     throttled: m.counters.throttled,
-    failures: s.objects.failed + (s.failedMessageIds?.length ?? 0),
+    failures: s.clusters.filter((c) => c.status === "failed").length,
+    throttlingFailures: s.clusters.filter((c) => c.status === "failed" && THROTTLE.test(c.error ?? ""))
+      .length,
+    handedBack: s.failedMessageIds?.length ?? 0,
     wallMs: m.report.wallMs,
     handlerMs: m.report.wallMs - m.report.storageMs,
     storageMs: m.report.storageMs,
@@ -222,6 +234,8 @@ function foldRows(id: string, group: string, standIn: StandIn, fleet: Row["fleet
     engineCalls: sumCalls(rows.map((r) => r.engineCalls)),
     throttled: sumCalls(rows.map((r) => r.throttled)),
     failures: rows.reduce((a, r) => a + r.failures, 0),
+    throttlingFailures: rows.reduce((a, r) => a + r.throttlingFailures, 0),
+    handedBack: rows.reduce((a, r) => a + r.handedBack, 0),
     wallMs: median(rows.map((r) => r.wallMs)),
     handlerMs: median(rows.map((r) => r.handlerMs)),
     storageMs: median(rows.map((r) => r.storageMs)),

@@ -260,6 +260,9 @@ export async function stormGroup(group: string, options: BenchOptions): Promise<
         ignored: sum((r) => r.summary.events.ignored),
         conflicts: written.conflicts,
         failedMessages: sum((r) => r.summary.failedMessageIds?.length ?? 0),
+        conflictFailures: sum(
+          (r) => r.summary.clusters.filter((c) => /kept changing/.test(c.error ?? "")).length,
+        ),
         maxBatchHandlerMs: Math.max(...reports.map((r) => r.wallMs - r.storageMs)),
         finalEqualsReconcile: differing.length === 0,
         driftAfter: after.report.summary.drift,
@@ -288,6 +291,7 @@ export async function stormGroup(group: string, options: BenchOptions): Promise<
               failed: sum((r) => r.summary.objects.failed),
             },
             failedMessageIds: reports.flatMap((r) => r.summary.failedMessageIds ?? []),
+            clusters: reports.flatMap((r) => r.summary.clusters),
           },
         },
         counters,
