@@ -103,7 +103,12 @@ if (selected.includes("bundle")) {
   const asScripted = await measureBundle("build-lambda");
   bundles.push({ variant: "npm run build:lambda", command: asScripted.command, figures: asScripted });
   const mainFields = await constructMainFields();
-  if (mainFields && mainFields.length > 0) {
+  // A second build only when the CDK construct bundles differently from build:lambda.
+  if (
+    mainFields &&
+    mainFields.length > 0 &&
+    !asScripted.command.includes(`--main-fields=${mainFields.join(",")}`)
+  ) {
     const deployed = await measureBundle("as-deployed", [`--main-fields=${mainFields.join(",")}`]);
     bundles.push({
       variant: `as the CDK construct bundles it (mainFields ${mainFields.join(",")})`,
