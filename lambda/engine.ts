@@ -18,7 +18,7 @@ import {
   type TargetRules,
 } from "./core/targets.js";
 import type { DiscoveryCaches } from "./discovery/caches.js";
-import { describeTaskDefinitionCached, discoverCluster, resolveHosts } from "./discovery/discover-cluster.js";
+import { describeTaskDefinitions, discoverCluster, resolveHosts } from "./discovery/discover-cluster.js";
 import { chunk, mapLimit } from "./discovery/limit.js";
 import type { QueueTrigger, SingleTrigger, Trigger } from "./events/parse-trigger.js";
 import type { ObjectRef, StoredObject, TargetOutput } from "./publish/target-output.js";
@@ -55,6 +55,8 @@ export interface EngineDeps {
   /** The account, when known without a cluster ARN (from the Lambda context); used to clean up objects. */
   accountId?: string;
   now?: () => number;
+  /** Pauses between conflicting publish rounds; tests pass an instant one. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export type ClusterStatus = "written" | "unchanged" | "failed" | "gone" | "held-back" | "dry-run";
@@ -68,6 +70,8 @@ export interface ClusterOutcome {
   targets: number;
   object?: string;
   error?: string;
+  /** Why a cluster was held back (the churn guard's finding). */
+  reason?: string;
 }
 
 export interface RunSummary {
@@ -99,6 +103,17 @@ export interface RunSummary {
 
 // A conflicting write means another run published in between; read again and retry a few times.
 const PUBLISH_ATTEMPTS = 4;
+/**
+ * Whole read-apply-write rounds of one cluster. During a storm two queue-driven invocations work on the
+ * same cluster at once; without a randomized pause the slower one can lose every round to the faster one
+ * and hand its whole batch back to SQS, whose visibility timeout is many minutes.
+ */
+const CONFLICT_ATTEMPTS = 8;
+
+/** Full jitter: a random pause up to 50 ms · 2^attempt, capped at 2 s. */
+export function conflictBackoffMs(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(2_000, 50 * 2 ** attempt));
+}
 
 function describeError(error: unknown): string {
   const e = error as { name?: string; message?: string };
@@ -153,10 +168,12 @@ type CommitResult = "written" | "unchanged" | "conflict";
 export class DiscoveryEngine {
   private readonly rules: TargetRules;
   private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly deps: EngineDeps) {
     this.rules = rulesOf(deps.config);
     this.now = deps.now ?? Date.now;
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   private get log(): Log {
@@ -341,8 +358,14 @@ export class DiscoveryEngine {
   private seedCaches(state: ClusterState | undefined): void {
     if (!state) return;
     const { caches } = this.deps;
-    for (const [arn, def] of Object.entries(state.taskDefinitions)) {
-      if (!caches.taskDefinitions.has(arn)) caches.taskDefinitions.set(arn, Promise.resolve(def));
+    const known: Record<string, TaskDefinitionSpec>[] = [
+      state.taskDefinitions,
+      state.otherTaskDefinitions ?? {},
+    ];
+    for (const defs of known) {
+      for (const [arn, def] of Object.entries(defs)) {
+        if (!caches.taskDefinitions.has(arn)) caches.taskDefinitions.set(arn, Promise.resolve(def));
+      }
     }
     for (const [arn, host] of Object.entries(state.hosts))
       if (!caches.hosts.has(arn)) caches.hosts.set(arn, host);
@@ -388,7 +411,7 @@ export class DiscoveryEngine {
     const ref = objectRefOf(cluster);
     const object = this.deps.output.locationOf(ref);
     try {
-      for (let attempt = 1; attempt <= PUBLISH_ATTEMPTS; attempt++) {
+      for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
         const [{ stored, state }, targets] = await Promise.all([
           this.readState(ref, clusterArn),
           plan.dryRun ? Promise.resolve(undefined) : this.deps.output.read(ref),
@@ -396,13 +419,19 @@ export class DiscoveryEngine {
         this.seedCaches(state);
         let next: ClusterState;
         let held = false;
+        let heldReason: string | undefined;
         let eventsMode = false;
         let derived: BuildResult | undefined;
         if (events && state) {
           next = await this.applyEvents(cluster, state, events, summary);
           eventsMode = true;
         } else {
-          ({ next, held, built: derived } = await this.reconcile(cluster, state, plan.force, summary));
+          ({
+            next,
+            held,
+            built: derived,
+            reason: heldReason,
+          } = await this.reconcile(cluster, state, plan.force, summary));
           // A first event for a cluster bootstraps it; the event may still be newer than the listing.
           if (events && !held) {
             next = await this.applyEvents(cluster, next, events, summary);
@@ -436,13 +465,15 @@ export class DiscoveryEngine {
             cluster: cluster.name,
             attempt,
           });
+          await this.sleep(conflictBackoffMs(attempt));
           continue;
         }
         if (result === "written")
           this.log.info("published", { cluster: cluster.name, targets: built.groups.length, object });
-        return { ...outcome, status: held ? "held-back" : result };
+        if (held) return { ...outcome, status: "held-back", ...(heldReason ? { reason: heldReason } : {}) };
+        return { ...outcome, status: result };
       }
-      throw new Error(`objects kept changing under concurrent runs (${PUBLISH_ATTEMPTS} attempts)`);
+      throw new Error(`objects kept changing under concurrent runs (${CONFLICT_ATTEMPTS} attempts)`);
     } catch (error) {
       const reason = describeError(error);
       if ((error as { name?: string }).name === "ClusterNotFoundException") {
@@ -460,17 +491,36 @@ export class DiscoveryEngine {
     }
   }
 
+  private warnUnusable(
+    cluster: ClusterRef,
+    unusable: ReadonlyMap<string, string>,
+    tasks: readonly TaskView[],
+    summary: RunSummary,
+  ): void {
+    for (const [arn, reason] of unusable) {
+      const skipped = tasks.filter((t) => t.taskDefinitionArn === arn).length;
+      summary.warnings++;
+      this.log.warn("task definition cannot be described; its tasks are skipped until it can", {
+        cluster: cluster.name,
+        taskDefinition: arn,
+        tasks: skipped,
+        error: reason,
+      });
+    }
+  }
+
   private async reconcile(
     cluster: ClusterRef,
     current: ClusterState | undefined,
     force: boolean,
     summary: RunSummary,
-  ): Promise<{ next: ClusterState; held: boolean; built?: BuildResult }> {
+  ): Promise<{ next: ClusterState; held: boolean; built?: BuildResult; reason?: string }> {
     const startedAt = this.now();
     const snapshot = await discoverCluster(this.deps.api, this.deps.caches, cluster.arn, {
       rules: this.rules,
       maxConcurrency: this.deps.config.maxConcurrency,
     });
+    this.warnUnusable(cluster, snapshot.unusableDefinitions, snapshot.tasks, summary);
     const { labels, selectors } = this.rules;
     const relevant = snapshot.tasks.filter((t) => {
       const def = snapshot.taskDefinitions.get(t.taskDefinitionArn);
@@ -498,6 +548,7 @@ export class DiscoveryEngine {
       return {
         next: { ...current, heldBack: { removals: merged.unexplainedRemovals, since: this.now() } },
         held: true,
+        ...(guard.reason ? { reason: `churn guard: ${guard.reason}` } : {}),
       };
     }
     if (guard.reason)
@@ -531,14 +582,25 @@ export class DiscoveryEngine {
     const upserts = ordered.filter((t) => decide(state, t) === "upsert");
 
     const defArns = [...new Set(upserts.map((t) => t.taskDefinitionArn))];
-    const defs = new Map<string, TaskDefinitionSpec>();
-    await mapLimit(defArns, config.maxConcurrency, async (arn) => {
-      defs.set(arn, state.taskDefinitions[arn] ?? (await describeTaskDefinitionCached(api, caches, arn)));
-    });
+    const { defs, unusable } = await describeTaskDefinitions(
+      api,
+      caches,
+      defArns,
+      config.maxConcurrency,
+      state.taskDefinitions,
+    );
+    this.warnUnusable(cluster, unusable, upserts, summary);
     const relevant = upserts.filter((t) => {
       const def = defs.get(t.taskDefinitionArn);
       return def !== undefined && isRelevant(def, t, this.rules.labels, this.rules.selectors);
     });
+    // Definitions with nothing to scrape are remembered too, so a cold start need not describe them again.
+    const others = { ...(state.otherTaskDefinitions ?? {}) };
+    for (const [arn, def] of defs) {
+      if (!state.taskDefinitions[arn] && !relevant.some((t) => t.taskDefinitionArn === arn))
+        others[arn] = def;
+    }
+    if (Object.keys(others).length > 0) state.otherTaskDefinitions = others;
     const hostArns = relevant.flatMap((t) => {
       const mode =
         defs.get(t.taskDefinitionArn)?.networkMode ?? (t.launchType === "FARGATE" ? "awsvpc" : "bridge");

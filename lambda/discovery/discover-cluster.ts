@@ -17,6 +17,43 @@ export interface ClusterSnapshot {
   tasks: TaskView[];
   taskDefinitions: Map<string, TaskDefinitionSpec>;
   hosts: Map<string, HostInfo>;
+  /** Task definitions ECS refused to describe (ARN → reason): their tasks are left out. */
+  unusableDefinitions: Map<string, string>;
+}
+
+/**
+ * ECS answers ClientException (or InvalidParameterException) for a task definition it will not describe,
+ * e.g. one being deleted. Retrying cannot help, and failing the whole cluster for it would freeze every
+ * other task's targets; throttles, 5xx and access denied are different, and still fail the cluster.
+ */
+export function isUnusableDefinitionError(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name;
+  return name === "ClientException" || name === "InvalidParameterException";
+}
+
+/**
+ * Describes task definitions (each at most once per process), leaving out the ones ECS refuses to
+ * describe: those are returned with the reason, so their tasks can be skipped with a warning.
+ */
+export async function describeTaskDefinitions(
+  api: EcsReadApi,
+  caches: DiscoveryCaches,
+  arns: readonly string[],
+  maxConcurrency: number,
+  known: Readonly<Record<string, TaskDefinitionSpec>> = {},
+): Promise<{ defs: Map<string, TaskDefinitionSpec>; unusable: Map<string, string> }> {
+  const defs = new Map<string, TaskDefinitionSpec>();
+  const unusable = new Map<string, string>();
+  await mapLimit(arns, maxConcurrency, async (arn) => {
+    try {
+      defs.set(arn, known[arn] ?? (await describeTaskDefinitionCached(api, caches, arn)));
+    } catch (error) {
+      if (!isUnusableDefinitionError(error)) throw error;
+      const e = error as { name?: string; message?: string };
+      unusable.set(arn, `${e.name}: ${e.message ?? ""}`.trim());
+    }
+  });
+  return { defs, unusable };
 }
 
 export async function describeTaskDefinitionCached(
@@ -108,10 +145,12 @@ export async function discoverCluster(
   });
   const tasks = described.flat();
   const defArns = [...new Set(tasks.map((t) => t.taskDefinitionArn))];
-  const defs = await mapLimit(defArns, options.maxConcurrency, (arn) =>
-    describeTaskDefinitionCached(api, caches, arn),
+  const { defs: taskDefinitions, unusable } = await describeTaskDefinitions(
+    api,
+    caches,
+    defArns,
+    options.maxConcurrency,
   );
-  const taskDefinitions = new Map(defs.map((d) => [d.taskDefinitionArn, d]));
 
   const needHosts = tasks.filter((t) => {
     const def = taskDefinitions.get(t.taskDefinitionArn);
@@ -124,5 +163,5 @@ export async function discoverCluster(
     needHosts.map((t) => t.containerInstanceArn as string),
     options.maxConcurrency,
   );
-  return { tasks, taskDefinitions, hosts };
+  return { tasks, taskDefinitions, hosts, unusableDefinitions: unusable };
 }

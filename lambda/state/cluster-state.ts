@@ -35,6 +35,11 @@ export interface ClusterState {
   /** Task definitions and hosts the recorded tasks use: caches that survive Lambda cold starts. */
   taskDefinitions: Record<string, TaskDefinitionSpec>;
   hosts: Record<string, HostInfo>;
+  /**
+   * Task definitions of running tasks with nothing to scrape: kept (until a reconcile no longer lists
+   * them) only so that a cold start does not describe them again. Absent in states written before.
+   */
+  otherTaskDefinitions?: Record<string, TaskDefinitionSpec>;
   /** Churn guard: a reconcile that would remove this many tasks was held back at `since`. */
   heldBack?: { removals: number; since: number };
 }
@@ -61,6 +66,7 @@ export function parseState(body: string, clusterArn: string): ClusterState | und
   if (!isObject(value) || value.schema !== STATE_SCHEMA || value.clusterArn !== clusterArn) return undefined;
   for (const key of ["tasks", "tombstones", "taskDefinitions", "hosts"])
     if (!isObject(value[key])) return undefined;
+  if (value.otherTaskDefinitions !== undefined && !isObject(value.otherTaskDefinitions)) return undefined;
   return value as unknown as ClusterState;
 }
 
@@ -183,6 +189,11 @@ export function mergeReconcile(
   };
   for (const [arn, def] of snapshot.taskDefinitions) next.taskDefinitions[arn] = def;
   for (const [arn, host] of snapshot.hosts) next.hosts[arn] = host;
+  // Every definition the listing used but no recorded task needs; the set is replaced, so it stays small.
+  const used = new Set(snapshot.tasks.map((t) => t.taskDefinitionArn));
+  const others: Record<string, TaskDefinitionSpec> = {};
+  for (const [arn, def] of snapshot.taskDefinitions) if (!used.has(arn)) others[arn] = def;
+  if (Object.keys(others).length > 0) next.otherTaskDefinitions = others;
   const listed = new Set<string>();
   for (const task of snapshot.tasks) {
     listed.add(task.taskArn);

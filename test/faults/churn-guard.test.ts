@@ -78,6 +78,10 @@ describe("churn guard through the engine and the stand-in", () => {
       ["web", "held-back"],
     ]);
     expect(await raw("web"), "Prometheus still sees every target").toBe(before);
+    // The summary says why, so a resync answer alone tells the operator what is going on.
+    expect(held.clusters.find((c) => c.cluster === "web")?.reason).toMatch(
+      /^churn guard: would remove 6 of 10 tasks \(60 %\) without stop events/,
+    );
     expect(guardLines(first.lines)).toEqual([
       {
         level: "warn",

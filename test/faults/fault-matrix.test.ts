@@ -263,8 +263,10 @@ describe("ECS data and API faults for one cluster", () => {
         const base = await setUp();
         const f = () => current().standIn.fleet;
         let hidden: (() => void) | undefined;
+        let ghostArn = "";
+        let withoutGhost = new Map<string, string>();
         const run = await underFault({
-          inject: () => {
+          inject: async () => {
             grow(current(), base);
             const ghost = f().registerTaskDefinition({
               family: "ghost",
@@ -282,13 +284,21 @@ describe("ECS data and API faults for one cluster", () => {
               f().families.set("ghost", revisions);
               if (record) f().taskDefinitions.set(ghost, record);
             };
+            ghostArn = ghost;
+            // What a healthy reconcile publishes while ECS refuses the definition: everything but its task.
+            withoutGhost = await truth(current());
           },
           heal: () => hidden?.(),
         });
-        expect(statusOf(run.summary, "alpha")?.error).toMatch(/ClientException/);
-        const outcome = expectNothingLost({ ...run, kept: ["alpha"], world: current() });
+        // Retrying cannot make ECS describe it, so the cluster is not frozen: only that task waits.
+        expect(statusOf(run.summary, "alpha")?.status).toBe("written");
+        const warning = run.lines.find((l) => l.message.startsWith("task definition cannot be described"));
+        expect(warning?.attributes).toMatchObject({ cluster: "alpha", taskDefinition: ghostArn, tasks: 1 });
+        expect(String(warning?.attributes?.error)).toMatch(/ClientException/);
+        expect(withoutGhost).not.toEqual(run.expected);
+        const outcome = expectNothingLost({ ...run, expected: withoutGhost, kept: [], world: current() });
         await repair();
-        return `${outcome}; repaired once describable`;
+        return `${outcome} without the one task whose definition ECS refused (warned); its target came once describable`;
       },
     );
   });

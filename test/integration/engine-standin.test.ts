@@ -192,6 +192,27 @@ describe("discovery through the real SDK against the stand-in", () => {
     );
   });
 
+  it("after a cold start with the state in place, describes no task definition or host again", async () => {
+    generateFleet(standIn, { clusters: 2, tasks: 400, hostsPerCluster: 10, seed: 9 });
+    const output = new DirectoryTargetOutput(dir);
+    const first = await engineAgainst(standIn, output).engine.run(parseTrigger({ action: "resync" }));
+    // The fleet has definitions with nothing to scrape (unlabelled workers); they must be remembered too.
+    const described = first.apiCalls.DescribeTaskDefinition ?? 0;
+    const labelled = new Set(
+      [...standIn.fleet.tasks.values()]
+        .filter((t) =>
+          t.taskDefinition.containerDefinitions.some((c) => "PROMETHEUS_EXPORTER_PORT" in c.dockerLabels),
+        )
+        .map((t) => t.taskDefinition.arn),
+    ).size;
+    expect(described).toBeGreaterThan(labelled);
+    const cold = await engineAgainst(standIn, output, { caches: createCaches() }).engine.run(
+      parseTrigger({ action: "resync" }),
+    );
+    expect(cold.apiCalls).toEqual({ ListClusters: 1, ListTasks: 4, DescribeTasks: 4 });
+    expect(cold.objects.unchanged).toBe(2);
+  });
+
   it("keeps a cluster's last object when it is throttled beyond retries or denied, and updates the rest", async () => {
     generateFleet(standIn, { clusters: 3, tasks: 300, hostsPerCluster: 5, seed: 3 });
     const { engine } = engineAgainst(standIn, new DirectoryTargetOutput(dir), { maxAttempts: 2 });

@@ -445,3 +445,13 @@ describe("events", () => {
     expect(await targetsOf("a")).toHaveLength(3);
   });
 });
+
+describe("conflict back-off", () => {
+  it("pauses a random share of a window that doubles per attempt, capped at 2 s", async () => {
+    const { conflictBackoffMs } = await import("../../lambda/engine.js");
+    expect(conflictBackoffMs(1, () => 0)).toBe(0);
+    expect(conflictBackoffMs(1, () => 0.999)).toBe(99);
+    expect(conflictBackoffMs(3, () => 0.5)).toBe(200);
+    expect(conflictBackoffMs(10, () => 0.999)).toBe(1998);
+  });
+});
