@@ -53,7 +53,7 @@ let work: string;
 let taskArn: string;
 
 const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8"));
+  JSON.parse(readFileSync(new URL(`../fixtures/aws-events/${name}`, import.meta.url), "utf8"));
 
 /** The function's stdout (its logs and EMF metrics) of the last run, as CloudWatch would receive it. */
 let lastStdout = "";

@@ -19,7 +19,7 @@ function matches(pattern: Record<string, unknown>, event: Record<string, unknown
 }
 
 const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8")) as Record<
+  JSON.parse(readFileSync(new URL(`../fixtures/aws-events/${name}`, import.meta.url), "utf8")) as Record<
     string,
     unknown
   > & {

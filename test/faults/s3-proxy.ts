@@ -96,6 +96,19 @@ export async function startS3FaultProxy(upstream: string, bucket: string): Promi
   const sockets = new Set<Socket>();
   const held = new Set<ServerResponse>();
 
+  // moto checks If-Match / If-None-Match and then stores the object in two steps, with no lock between
+  // them: two conditional PUTs of one key at the same moment can both pass. S3 makes the pair atomic, and
+  // so does this proxy, by forwarding one conditional PUT per key at a time.
+  const conditionalLanes = new Map<string, Promise<unknown>>();
+  const oneAtATime = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const run = (conditionalLanes.get(key) ?? Promise.resolve()).then(work, work);
+    conditionalLanes.set(
+      key,
+      run.catch(() => {}),
+    );
+    return run;
+  };
+
   const match = (method: string, key: string | undefined): S3FaultRule | undefined => {
     for (const rule of rules) {
       if (rule.method !== undefined && rule.method !== method) continue;
@@ -156,7 +169,11 @@ export async function startS3FaultProxy(upstream: string, bucket: string): Promi
         held.add(res);
         return;
       }
-      const answer = await forward(req, body);
+      const conditional =
+        method === "PUT" &&
+        key !== undefined &&
+        (req.headers["if-match"] !== undefined || req.headers["if-none-match"] !== undefined);
+      const answer = conditional ? await oneAtATime(key, () => forward(req, body)) : await forward(req, body);
       if (method === "PUT" && key !== undefined && answer.status >= 200 && answer.status < 300) {
         const encoded = String(req.headers["content-encoding"] ?? "").includes("aws-chunked");
         puts.push({

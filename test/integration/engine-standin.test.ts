@@ -280,9 +280,7 @@ describe("discovery through the real SDK against the stand-in", () => {
 
 describe("the AWS sample events against the stand-in", () => {
   const fixture = async (name: string) =>
-    JSON.parse(
-      await readFile(new URL(`../../../shared/fixtures/aws-events/${name}`, import.meta.url), "utf-8"),
-    );
+    JSON.parse(await readFile(new URL(`../fixtures/aws-events/${name}`, import.meta.url), "utf-8"));
 
   it("publishes the Fargate task of the sample event at its ENI address", async () => {
     await standIn.close();

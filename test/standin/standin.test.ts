@@ -540,9 +540,7 @@ describe("faults and counters", () => {
 
 describe("task state change events", () => {
   const fixture = (name: string) =>
-    JSON.parse(
-      readFileSync(new URL(`../../../shared/fixtures/aws-events/${name}`, import.meta.url), "utf8"),
-    ) as {
+    JSON.parse(readFileSync(new URL(`../fixtures/aws-events/${name}`, import.meta.url), "utf8")) as {
       detail: Record<string, unknown>;
     } & Record<string, unknown>;
 

@@ -4,7 +4,7 @@ import { ConfigError, loadEngineConfig, loadLambdaConfig } from "../../lambda/co
 import { InputError, parseTrigger } from "../../lambda/events/parse-trigger.js";
 
 const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../../../shared/fixtures/aws-events/${name}`, import.meta.url), "utf-8"));
+  JSON.parse(readFileSync(new URL(`../fixtures/aws-events/${name}`, import.meta.url), "utf-8"));
 
 describe("configuration", () => {
   it("has the old tool's label names by default", () => {
