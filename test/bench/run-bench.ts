@@ -25,6 +25,7 @@ import {
   stormLines,
 } from "./report.js";
 import { type BenchOptions, DEFAULT_OPTIONS, type Row } from "./scenarios.js";
+import { formatSidecarResult, type SidecarBenchResult, sidecarBench } from "./sidecar-scenarios.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const RESULTS = join(ROOT, ".tmp/bench/results.json");
@@ -42,7 +43,7 @@ const { values } = parseArgs({
   },
 });
 
-const NAMES = [...GROUPS.map((g) => g.name), "bundle"];
+const NAMES = [...GROUPS.map((g) => g.name), "bundle", "sidecar"];
 
 if (values.help || values.list) {
   console.log(
@@ -52,6 +53,9 @@ if (values.help || values.list) {
   for (const g of GROUPS) console.log(`  ${g.name.padEnd(14)} ${g.quick ? "[quick] " : ""}${g.about}`);
   console.log(
     `  ${"bundle".padEnd(14)} [quick] Lambda bundle size and module init time in fresh Node processes`,
+  );
+  console.log(
+    `  ${"sidecar".padEnd(14)} the sidecar bundle against moto S3: requests per idle poll, change → disk, memory`,
   );
   process.exit(0);
 }
@@ -119,6 +123,16 @@ if (selected.includes("bundle")) {
   timings.bundle = performance.now() - t0;
 }
 
+let sidecar: SidecarBenchResult | undefined;
+if (selected.includes("sidecar")) {
+  const t0 = performance.now();
+  progress(
+    "… sidecar: dist/sidecar.mjs against moto S3 with a 10,000-task fleet's objects, default interval",
+  );
+  sidecar = await sidecarBench({ tasks: 10_000, clusters: 10, changes: 5, idlePolls: 3 });
+  timings.sidecar = performance.now() - t0;
+}
+
 const comparisons = pollComparison(rows);
 const budgetList = budgets(rows, bundles);
 const totalMs = performance.now() - started;
@@ -156,6 +170,7 @@ if (bundles.length > 0) {
   );
   out.push(bundleTable(bundles));
 }
+if (sidecar) out.push("", formatSidecarResult(sidecar));
 out.push("", "Budgets (goals, reported, not asserted):", budgetTable(budgetList));
 out.push(
   "",
@@ -173,6 +188,7 @@ const results = {
   rows,
   pollComparison: comparisons,
   bundles,
+  sidecar,
   budgets: budgetList,
   timingsMs: timings,
   totalMs,

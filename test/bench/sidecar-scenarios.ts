@@ -7,7 +7,6 @@
  * Run alone with `npx tsx test/bench/sidecar-scenarios.ts [--tasks N] [--clusters N] [--changes N]`.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -81,14 +80,14 @@ async function rssMb(pid: number): Promise<{ peak: number; now: number }> {
   return { peak: mb("VmHWM"), now: mb("VmRSS") };
 }
 
-function ensureBundle(): void {
-  if (existsSync(BUNDLE)) return;
+/** Builds the bundle afresh, so the figures are never those of a stale dist/. */
+function buildBundle(): void {
   const built = spawnSync("npm", ["run", "--silent", "build:sidecar"], { cwd: ROOT, stdio: "inherit" });
   if (built.status !== 0) throw new Error("sidecar bench: npm run build:sidecar failed");
 }
 
 export async function sidecarBench(options: SidecarBenchOptions): Promise<SidecarBenchResult> {
-  ensureBundle();
+  buildBundle();
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const work = await mkdtemp(join(tmpdir(), "sidecar-bench-"));
   const standIn = await startStandIn();
