@@ -14,7 +14,8 @@ import { normalizeTask } from "./core/normalize.js";
 import {
   type BuildResult,
   buildTargetGroups,
-  serializeSortedGroups,
+  buildTaskTargets,
+  serializeLines,
   type TargetRules,
 } from "./core/targets.js";
 import type { DiscoveryCaches } from "./discovery/caches.js";
@@ -32,6 +33,8 @@ import {
   parseState,
   remove,
   serializeState,
+  serializeTaskRecord,
+  type TaskRecord,
   upsert,
 } from "./state/cluster-state.js";
 
@@ -133,15 +136,6 @@ function rulesOf(config: EngineConfig): TargetRules {
 
 function objectRefOf(cluster: ClusterRef): ObjectRef {
   return { accountId: cluster.accountId, region: cluster.region, name: cluster.name };
-}
-
-function derive(state: ClusterState, rules: TargetRules): BuildResult {
-  return buildTargetGroups({
-    tasks: Object.values(state.tasks),
-    taskDefinitions: new Map(Object.entries(state.taskDefinitions)),
-    hosts: new Map(Object.entries(state.hosts)),
-    rules,
-  });
 }
 
 function groupKeys(groups: TargetGroup[]): Set<string> {
@@ -371,13 +365,40 @@ export class DiscoveryEngine {
       if (!caches.hosts.has(arn)) caches.hosts.set(arn, host);
   }
 
+  /**
+   * The targets of a state. A warm Lambda reuses each unchanged task's share (same record, task
+   * definition, host and configuration), so an event re-derives only the tasks it touched.
+   */
+  private derive(state: ClusterState): BuildResult {
+    const { derived } = this.deps.caches.memo;
+    const { config } = this.deps;
+    const taskDefinitions = new Map(Object.entries(state.taskDefinitions));
+    const hosts = new Map(Object.entries(state.hosts));
+    const tasks = Object.values(state.tasks);
+    return buildTargetGroups({ tasks, taskDefinitions, hosts, rules: this.rules }, (task) => {
+      const record = task as TaskRecord;
+      const def = state.taskDefinitions[record.taskDefinitionArn];
+      const host = record.containerInstanceArn ? state.hosts[record.containerInstanceArn] : undefined;
+      const known = derived.get(record);
+      if (known && known.def === def && known.host === host && known.config === config) return known.targets;
+      const targets = buildTaskTargets(record, taskDefinitions, hosts, this.rules);
+      derived.set(record, { def, host, config, targets });
+      return targets;
+    });
+  }
+
   private async readState(
     ref: ObjectRef,
     clusterArn: string,
   ): Promise<{ stored?: StoredObject; state?: ClusterState }> {
     const stored = await this.deps.output.read(ref, "state");
     if (!stored) return {};
+    // The object this process last read or wrote: parsing it again would only rebuild the same records.
+    const remembered = this.deps.caches.memo.states.get(clusterArn);
+    if (remembered && remembered.etag !== "" && remembered.etag === stored.etag)
+      return { stored, state: remembered.state };
     const state = parseState(stored.body, clusterArn);
+    if (state) this.deps.caches.memo.states.set(clusterArn, stored.etag, state);
     if (!state) {
       this.log.warn("stored state is unreadable; rebuilding it from a full listing", {
         object: this.deps.output.locationOf(ref, "state"),
@@ -438,7 +459,7 @@ export class DiscoveryEngine {
             derived = undefined;
           }
         }
-        const built = derived ?? derive(next, this.rules);
+        const built = derived ?? this.derive(next);
         for (const w of built.warnings) {
           this.log.warn(w.message, {
             cluster: cluster.name,
@@ -459,7 +480,7 @@ export class DiscoveryEngine {
           if (summary.targetGroups) summary.targetGroups[cluster.name] = built.groups;
           return { ...outcome, status: "dry-run" };
         }
-        const result = await this.commit(ref, next, built.groups, stored, targets);
+        const result = await this.commit(ref, next, built, stored, targets);
         if (result === "conflict") {
           this.log.info("objects changed since they were read; reading again", {
             cluster: cluster.name,
@@ -535,8 +556,8 @@ export class DiscoveryEngine {
     );
     let built: BuildResult | undefined;
     if (current) {
-      const before = groupKeys(derive(current, this.rules).groups);
-      built = derive(merged.state, this.rules);
+      const before = groupKeys(this.derive(current).groups);
+      built = this.derive(merged.state);
       const after = groupKeys(built.groups);
       for (const k of after) if (!before.has(k)) summary.drift.added++;
       for (const k of before) if (!after.has(k)) summary.drift.removed++;
@@ -661,19 +682,27 @@ export class DiscoveryEngine {
   private async commit(
     ref: ObjectRef,
     next: ClusterState,
-    groups: TargetGroup[],
+    built: BuildResult,
     storedState: StoredObject | undefined,
     storedTargets: StoredObject | undefined,
   ): Promise<CommitResult> {
     const { output } = this.deps;
-    const stateBody = serializeState(next);
+    const { recordJson, states } = this.deps.caches.memo;
+    const stateBody = serializeState(next, (record) => {
+      let json = recordJson.get(record);
+      if (json === undefined) {
+        json = serializeTaskRecord(record);
+        recordJson.set(record, json);
+      }
+      return json;
+    });
     let stateEtag = storedState?.etag;
     if (stateBody !== storedState?.body) {
       stateEtag = await output.write(ref, stateBody, storedState, "state");
       if (stateEtag === undefined) return "conflict";
     }
-    // `groups` come from derive(), already in sortGroups' order.
-    const body = serializeSortedGroups(groups);
+    if (stateEtag) states.set(next.clusterArn, stateEtag, next);
+    const body = serializeLines(built.lines);
     let expected = storedTargets;
     for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
       if (expected?.body === body) return attempt === 0 ? "unchanged" : "written";

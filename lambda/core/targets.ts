@@ -38,6 +38,8 @@ export interface BuildInput {
 
 export interface BuildResult {
   groups: TargetGroup[];
+  /** Each group's line in the file, in the same order. */
+  lines: string[];
   warnings: TargetWarning[];
 }
 
@@ -282,49 +284,101 @@ function endpointsFor(
 }
 
 /**
- * Turns described tasks into file_sd target groups, one per endpoint, sorted. Pure: everything it needs
- * (task definitions, hosts) is passed in, so the Lambda, the CLI and the benchmarks share it.
+ * One task's share of the output: its groups normalised (targets and label keys sorted), each with the
+ * line it takes in the file, and the warnings it raised. Depends only on the task, its task definition,
+ * its host and the rules, so a caller may keep it for as long as those stay the same.
  */
-export function buildTargetGroups(input: BuildInput): BuildResult {
+export interface TaskTargets {
+  groups: TargetGroup[];
+  lines: string[];
+  warnings: TargetWarning[];
+}
+
+export function buildTaskTargets(
+  task: TaskView,
+  taskDefinitions: ReadonlyMap<string, TaskDefinitionSpec>,
+  hosts: ReadonlyMap<string, HostInfo>,
+  rules: TargetRules,
+): TaskTargets {
   const warnings: TargetWarning[] = [];
   const groups: TargetGroup[] = [];
-  for (const task of input.tasks) {
-    if (!isScrapeable(task)) continue;
-    const def = input.taskDefinitions.get(task.taskDefinitionArn);
-    if (!def) {
-      warnings.push({
-        taskArn: task.taskArn,
-        message: `task definition ${task.taskDefinitionArn} is not known`,
-      });
-      continue;
-    }
-    const mode = networkModeOf(task, def);
-    const cluster = parseClusterArn(task.clusterArn);
-    for (const containerDef of def.containers) {
-      const endpoints = endpointsFor(task, def, containerDef, input.rules, warnings);
-      if (endpoints.length === 0) continue;
-      const container = task.containers.find((c) => c.name === containerDef.name);
-      // A container that has exited (a finished init container, say) serves nothing.
-      if (container?.lastStatus === "STOPPED") continue;
-      if (!container && mode !== "awsvpc") continue;
-      const ctx: GroupContext = { task, cluster, def, mode, containerDef, container, rules: input.rules };
-      for (const endpoint of endpoints) {
-        const resolved = resolveAddress(task, mode, containerDef, container, endpoint, input.hosts);
-        if ("problem" in resolved) {
-          const label = endpoint.name === "" ? undefined : `${input.rules.labels.port}.${endpoint.name}`;
-          warnings.push({
-            taskArn: task.taskArn,
-            container: containerDef.name,
-            ...(label ? { label } : {}),
-            message: `endpoint skipped: ${resolved.problem}`,
-          });
-          continue;
-        }
-        groups.push(groupFor(ctx, endpoint, resolved));
+  const out = (): TaskTargets => {
+    const normalised = groups.map((g) => ({
+      targets: [...g.targets].sort(),
+      labels: sortedLabels(g.labels),
+    }));
+    return { groups: normalised, lines: normalised.map(groupLine), warnings };
+  };
+  if (!isScrapeable(task)) return out();
+  const def = taskDefinitions.get(task.taskDefinitionArn);
+  if (!def) {
+    warnings.push({
+      taskArn: task.taskArn,
+      message: `task definition ${task.taskDefinitionArn} is not known`,
+    });
+    return out();
+  }
+  const mode = networkModeOf(task, def);
+  const cluster = parseClusterArn(task.clusterArn);
+  for (const containerDef of def.containers) {
+    const endpoints = endpointsFor(task, def, containerDef, rules, warnings);
+    if (endpoints.length === 0) continue;
+    const container = task.containers.find((c) => c.name === containerDef.name);
+    // A container that has exited (a finished init container, say) serves nothing.
+    if (container?.lastStatus === "STOPPED") continue;
+    if (!container && mode !== "awsvpc") continue;
+    const ctx: GroupContext = { task, cluster, def, mode, containerDef, container, rules };
+    for (const endpoint of endpoints) {
+      const resolved = resolveAddress(task, mode, containerDef, container, endpoint, hosts);
+      if ("problem" in resolved) {
+        const label = endpoint.name === "" ? undefined : `${rules.labels.port}.${endpoint.name}`;
+        warnings.push({
+          taskArn: task.taskArn,
+          container: containerDef.name,
+          ...(label ? { label } : {}),
+          message: `endpoint skipped: ${resolved.problem}`,
+        });
+        continue;
       }
+      groups.push(groupFor(ctx, endpoint, resolved));
     }
   }
-  return { groups: sortGroups(groups), warnings };
+  return out();
+}
+
+/**
+ * Turns described tasks into file_sd target groups, one per endpoint, sorted. Pure: everything it needs
+ * (task definitions, hosts) is passed in, so the Lambda, the CLI and the benchmarks share it. `perTask`
+ * lets a caller reuse the share of tasks that did not change (the engine's warm event path).
+ */
+export function buildTargetGroups(
+  input: BuildInput,
+  perTask: (task: TaskView) => TaskTargets = (task) =>
+    buildTaskTargets(task, input.taskDefinitions, input.hosts, input.rules),
+): BuildResult {
+  const warnings: TargetWarning[] = [];
+  const entries: { line: string; group: TargetGroup }[] = [];
+  for (const task of input.tasks) {
+    const share = perTask(task);
+    share.groups.forEach((group, i) => {
+      entries.push({ line: share.lines[i] as string, group });
+    });
+    warnings.push(...share.warnings);
+  }
+  // Sorting by the line is sorting by targets, then labels: both are serialised in that order.
+  entries.sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
+  const groups: TargetGroup[] = [];
+  const lines: string[] = [];
+  for (const { line, group } of entries) {
+    if (line === lines[lines.length - 1]) continue;
+    lines.push(line);
+    groups.push(group);
+  }
+  return { groups, lines, warnings };
+}
+
+function groupLine(group: TargetGroup): string {
+  return JSON.stringify({ targets: group.targets, labels: group.labels });
 }
 
 function sortedLabels(labels: Record<string, string>): Record<string, string> {
@@ -333,20 +387,16 @@ function sortedLabels(labels: Record<string, string>): Record<string, string> {
   return out;
 }
 
-function groupKey(group: TargetGroup): string {
-  return JSON.stringify([group.targets, group.labels]);
-}
-
 /** Sorted by target then labels, label keys sorted, exact duplicates dropped: a stable byte order. */
 export function sortGroups(groups: TargetGroup[]): TargetGroup[] {
   const normalised = groups.map((g) => ({ targets: [...g.targets].sort(), labels: sortedLabels(g.labels) }));
-  const keyed = normalised.map((g) => ({ key: groupKey(g), g }));
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const keyed = normalised.map((g) => ({ line: groupLine(g), g }));
+  keyed.sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
   const out: TargetGroup[] = [];
   let last: string | undefined;
-  for (const { key, g } of keyed) {
-    if (key !== last) out.push(g);
-    last = key;
+  for (const { line, g } of keyed) {
+    if (line !== last) out.push(g);
+    last = line;
   }
   return out;
 }
@@ -356,11 +406,13 @@ export function serializeGroups(groups: TargetGroup[]): string {
   return serializeSortedGroups(sortGroups(groups));
 }
 
-/**
- * serializeGroups for groups that already are sortGroups' output, as buildTargetGroups returns them:
- * sorting thousands of groups a second time costs as much as building them.
- */
+/** serializeGroups for groups that already are sortGroups' output. */
 export function serializeSortedGroups(groups: TargetGroup[]): string {
-  if (groups.length === 0) return "[]\n";
-  return `[\n${groups.map((g) => JSON.stringify({ targets: g.targets, labels: g.labels })).join(",\n")}\n]\n`;
+  return serializeLines(groups.map(groupLine));
+}
+
+/** The file from buildTargetGroups' `lines`: nothing is serialised a second time. */
+export function serializeLines(lines: readonly string[]): string {
+  if (lines.length === 0) return "[]\n";
+  return `[\n${lines.join(",\n")}\n]\n`;
 }

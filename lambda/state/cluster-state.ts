@@ -78,8 +78,38 @@ function sortKeys(value: unknown): unknown {
   return out;
 }
 
-export function serializeState(state: ClusterState): string {
-  return `${JSON.stringify(sortKeys(state))}\n`;
+/**
+ * The stored form: keys sorted at every level, so equal states are equal bytes. `taskJson` may supply a
+ * record's serialised form (a warm Lambda keeps them: re-serialising thousands of unchanged tasks per
+ * event would cost more than the event); it must return what `JSON.stringify(sortKeys(record))` would.
+ */
+export function serializeState(
+  state: ClusterState,
+  taskJson: (record: TaskRecord) => string = serializeTaskRecord,
+): string {
+  const parts: string[] = [];
+  for (const key of Object.keys(state).sort()) {
+    const value = (state as unknown as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    if (key === "tasks") {
+      const tasks = value as Record<string, TaskRecord>;
+      // The key order JSON.stringify gives an object built in sorted order (integer-like keys first).
+      const order: Record<string, true> = {};
+      for (const arn of Object.keys(tasks).sort()) order[arn] = true;
+      const entries = Object.keys(order).map(
+        (arn) => `${JSON.stringify(arn)}:${taskJson(tasks[arn] as TaskRecord)}`,
+      );
+      parts.push(`"tasks":{${entries.join(",")}}`);
+    } else {
+      parts.push(`${JSON.stringify(key)}:${JSON.stringify(sortKeys(value))}`);
+    }
+  }
+  return `{${parts.join(",")}}\n`;
+}
+
+/** A record's serialised form, as serializeState writes it. */
+export function serializeTaskRecord(record: TaskRecord): string {
+  return JSON.stringify(sortKeys(record));
 }
 
 /** Whether any container of the task definition could become a target under these rules. */

@@ -278,6 +278,41 @@ describe("discovery through the real SDK against the stand-in", () => {
   });
 });
 
+describe("a warm function's memory of the clusters it published", () => {
+  it("never hides what another instance wrote, and ends where a cold reconcile would", async () => {
+    generateFleet(standIn, { clusters: 1, tasks: 120, hostsPerCluster: 6, seed: 13 });
+    const output = new DirectoryTargetOutput(dir);
+    const first = engineAgainst(standIn, output, { caches: createCaches() });
+    const second = engineAgainst(standIn, output, { caches: createCaches() });
+    await first.engine.run(parseTrigger({ action: "resync" }));
+    const running = [...standIn.fleet.tasks.values()].filter(
+      (t) => t.lastStatus === "RUNNING" && t.launchType === "FARGATE",
+    );
+    const [x, y, z] = running.map((t) => t.arn) as [string, string, string];
+    // `first` is warm: it remembers the state it wrote. `second` then changes the cluster behind its back.
+    standIn.fleet.stopTask(x);
+    expect((await second.engine.run(parseTrigger(standIn.fleet.taskStateChangeEvent(x)))).ok).toBe(true);
+    standIn.fleet.stopTask(y);
+    expect((await first.engine.run(parseTrigger(standIn.fleet.taskStateChangeEvent(y)))).ok).toBe(true);
+    standIn.fleet.stopTask(z);
+    expect((await first.engine.run(parseTrigger(standIn.fleet.taskStateChangeEvent(z)))).ok).toBe(true);
+    const published = await readGroups("cluster-01");
+    for (const arn of [x, y, z])
+      expect(
+        published.some((g) => g.labels.task_arn === arn),
+        arn,
+      ).toBe(false);
+    expect(published.length).toBeGreaterThan(0);
+    const bytes = await readFile(join(dir, "123456789012_us-east-1_cluster-01.json"), "utf-8");
+    const cold = await engineAgainst(standIn, new DirectoryTargetOutput(dir), {
+      caches: createCaches(),
+    }).engine.run(parseTrigger({ action: "resync" }));
+    expect(cold.drift).toEqual({ added: 0, removed: 0 });
+    expect(cold.clusters[0]?.status).toBe("unchanged");
+    expect(await readFile(join(dir, "123456789012_us-east-1_cluster-01.json"), "utf-8")).toBe(bytes);
+  });
+});
+
 describe("the AWS sample events against the stand-in", () => {
   const fixture = async (name: string) =>
     JSON.parse(await readFile(new URL(`../fixtures/aws-events/${name}`, import.meta.url), "utf-8"));
