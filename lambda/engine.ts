@@ -369,7 +369,7 @@ export class DiscoveryEngine {
    * The targets of a state. A warm Lambda reuses each unchanged task's share (same record, task
    * definition, host and configuration), so an event re-derives only the tasks it touched.
    */
-  private derive(state: ClusterState): BuildResult {
+  private derive(state: ClusterState, remember: boolean): BuildResult {
     const { derived } = this.deps.caches.memo;
     const { config } = this.deps;
     const taskDefinitions = new Map(Object.entries(state.taskDefinitions));
@@ -382,14 +382,16 @@ export class DiscoveryEngine {
       const known = derived.get(record);
       if (known && known.def === def && known.host === host && known.config === config) return known.targets;
       const targets = buildTaskTargets(record, taskDefinitions, hosts, this.rules);
-      derived.set(record, { def, host, config, targets });
+      if (remember) derived.set(record, { def, host, config, targets });
       return targets;
     });
   }
 
+  /** `remember`: keep the parsed state for later invocations (event-driven runs; see StateMemo). */
   private async readState(
     ref: ObjectRef,
     clusterArn: string,
+    remember: boolean,
   ): Promise<{ stored?: StoredObject; state?: ClusterState }> {
     const stored = await this.deps.output.read(ref, "state");
     if (!stored) return {};
@@ -398,7 +400,7 @@ export class DiscoveryEngine {
     if (remembered && remembered.etag !== "" && remembered.etag === stored.etag)
       return { stored, state: remembered.state };
     const state = parseState(stored.body, clusterArn);
-    if (state) this.deps.caches.memo.states.set(clusterArn, stored.etag, state);
+    if (state) this.deps.caches.memo.states.remember(clusterArn, stored.etag, state, remember);
     if (!state) {
       this.log.warn("stored state is unreadable; rebuilding it from a full listing", {
         object: this.deps.output.locationOf(ref, "state"),
@@ -430,11 +432,14 @@ export class DiscoveryEngine {
         error: `not a cluster ARN: ${clusterArn}`,
       };
     const ref = objectRefOf(cluster);
+    // Clusters that events touch are worth keeping parsed and derived between invocations; a reconcile
+    // of the others would only fill the memory of a warm function with what it is unlikely to need.
+    const remember = events !== undefined || this.deps.caches.memo.states.has(clusterArn);
     const object = this.deps.output.locationOf(ref);
     try {
       for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
         const [{ stored, state }, targets] = await Promise.all([
-          this.readState(ref, clusterArn),
+          this.readState(ref, clusterArn, remember),
           plan.dryRun ? Promise.resolve(undefined) : this.deps.output.read(ref),
         ]);
         this.seedCaches(state);
@@ -452,14 +457,14 @@ export class DiscoveryEngine {
             held,
             built: derived,
             reason: heldReason,
-          } = await this.reconcile(cluster, state, plan.force, summary));
+          } = await this.reconcile(cluster, state, plan.force, summary, remember));
           // A first event for a cluster bootstraps it; the event may still be newer than the listing.
           if (events && !held) {
             next = await this.applyEvents(cluster, next, events, summary);
             derived = undefined;
           }
         }
-        const built = derived ?? this.derive(next);
+        const built = derived ?? this.derive(next, remember);
         for (const w of built.warnings) {
           this.log.warn(w.message, {
             cluster: cluster.name,
@@ -480,7 +485,7 @@ export class DiscoveryEngine {
           if (summary.targetGroups) summary.targetGroups[cluster.name] = built.groups;
           return { ...outcome, status: "dry-run" };
         }
-        const result = await this.commit(ref, next, built, stored, targets);
+        const result = await this.commit(ref, next, built, stored, targets, remember);
         if (result === "conflict") {
           this.log.info("objects changed since they were read; reading again", {
             cluster: cluster.name,
@@ -535,6 +540,7 @@ export class DiscoveryEngine {
     current: ClusterState | undefined,
     force: boolean,
     summary: RunSummary,
+    remember: boolean,
   ): Promise<{ next: ClusterState; held: boolean; built?: BuildResult; reason?: string }> {
     const startedAt = this.now();
     const snapshot = await discoverCluster(this.deps.api, this.deps.caches, cluster.arn, {
@@ -556,8 +562,8 @@ export class DiscoveryEngine {
     );
     let built: BuildResult | undefined;
     if (current) {
-      const before = groupKeys(this.derive(current).groups);
-      built = this.derive(merged.state);
+      const before = groupKeys(this.derive(current, remember).groups);
+      built = this.derive(merged.state, remember);
       const after = groupKeys(built.groups);
       for (const k of after) if (!before.has(k)) summary.drift.added++;
       for (const k of before) if (!after.has(k)) summary.drift.removed++;
@@ -685,6 +691,7 @@ export class DiscoveryEngine {
     built: BuildResult,
     storedState: StoredObject | undefined,
     storedTargets: StoredObject | undefined,
+    remember: boolean,
   ): Promise<CommitResult> {
     const { output } = this.deps;
     const { recordJson, states } = this.deps.caches.memo;
@@ -692,7 +699,7 @@ export class DiscoveryEngine {
       let json = recordJson.get(record);
       if (json === undefined) {
         json = serializeTaskRecord(record);
-        recordJson.set(record, json);
+        if (remember) recordJson.set(record, json);
       }
       return json;
     });
@@ -701,7 +708,7 @@ export class DiscoveryEngine {
       stateEtag = await output.write(ref, stateBody, storedState, "state");
       if (stateEtag === undefined) return "conflict";
     }
-    if (stateEtag) states.set(next.clusterArn, stateEtag, next);
+    if (stateEtag) states.remember(next.clusterArn, stateEtag, next, remember);
     const body = serializeLines(built.lines);
     let expected = storedTargets;
     for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {

@@ -38,6 +38,8 @@ export interface ClusterMemo {
  * Remembered states, least recently used first out once they hold more than `taskLimit` tasks in all.
  * Each remembered task keeps its record, groups and serialised forms alive (a few KB): the limit keeps
  * a warm function that sees many large clusters well inside its memory. The newest state always stays.
+ * Only event-driven runs add clusters (`remember` with `add`); a reconcile refreshes the clusters already
+ * remembered but adds none, or one reconcile of a large region would hold every cluster in memory.
  */
 export class StateMemo {
   private readonly entries = new Map<string, { etag: string; state: ClusterState; tasks: number }>();
@@ -51,6 +53,11 @@ export class StateMemo {
     this.entries.delete(clusterArn);
     this.entries.set(clusterArn, entry);
     return entry;
+  }
+
+  /** Adds or refreshes the entry when `add`; otherwise refreshes it only if there is one. */
+  remember(clusterArn: string, etag: string, state: ClusterState, add: boolean): void {
+    if (add || this.entries.has(clusterArn)) this.set(clusterArn, etag, state);
   }
 
   set(clusterArn: string, etag: string, state: ClusterState): void {
@@ -69,6 +76,10 @@ export class StateMemo {
     if (!entry) return;
     this.total -= entry.tasks;
     this.entries.delete(clusterArn);
+  }
+
+  has(clusterArn: string): boolean {
+    return this.entries.has(clusterArn);
   }
 
   get size(): number {

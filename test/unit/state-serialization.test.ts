@@ -97,6 +97,15 @@ describe("StateMemo", () => {
     expect(memo.get("c")).toBeDefined();
   });
 
+  it("a reconcile refreshes remembered clusters but adds none", () => {
+    const memo = new StateMemo(100);
+    memo.remember("reconciled", '"1"', state(3), false);
+    expect(memo.has("reconciled")).toBe(false);
+    memo.remember("hot", '"1"', state(3), true);
+    memo.remember("hot", '"2"', state(4), false);
+    expect(memo.get("hot")?.etag).toBe('"2"');
+  });
+
   it("keeps the newest state even when it alone is over the limit, and replaces a cluster's entry", () => {
     const memo = new StateMemo(10);
     memo.set("a", '"1"', state(3));
