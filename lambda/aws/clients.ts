@@ -27,14 +27,15 @@ interface ClientOptions {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 3_000;
 
-interface MiddlewareClient {
+/** The part of an SDK client's middleware stack this project plugs into (counting, pacing). */
+export interface MiddlewareClient {
   middlewareStack: {
     addRelativeTo(
       middleware: (
         next: (args: unknown) => Promise<unknown>,
         context: { commandName?: string },
       ) => (args: unknown) => Promise<unknown>,
-      options: { relation: "after"; toMiddleware: string; name: string },
+      options: { relation: "before" | "after"; toMiddleware: string; name: string },
     ): void;
   };
 }

@@ -1,3 +1,4 @@
+import type { MiddlewareClient } from "./clients.js";
 /**
  * Client-side token buckets with AWS's published sizes for the ECS and EC2 reads discovery makes. A
  * reconcile of a large fleet needs far more calls than the burst allows; sending them as fast as the
@@ -80,18 +81,6 @@ export class CallPacer {
     }
     await bucket.take();
   }
-}
-
-interface MiddlewareClient {
-  middlewareStack: {
-    addRelativeTo(
-      middleware: (
-        next: (args: unknown) => Promise<unknown>,
-        context: { commandName?: string },
-      ) => (args: unknown) => Promise<unknown>,
-      options: { relation: "before"; toMiddleware: string; name: string },
-    ): void;
-  };
 }
 
 const paced = new WeakSet<object>();

@@ -1,3 +1,4 @@
+import { BUCKET_OF_OPERATION } from "../standin/faults.js";
 import type { Fleet } from "../standin/index.js";
 import { type BucketName, DEFAULT_BUCKETS } from "../standin/index.js";
 
@@ -70,16 +71,6 @@ export function reconcileLowerBound(fleet: Fleet): { cold: CallsByOperation; war
   return { cold, warm };
 }
 
-const BUCKET_OF: Record<string, BucketName> = {
-  ListTasks: "ecsTasks",
-  DescribeTasks: "ecsTasks",
-  DescribeContainerInstances: "ecsTasks",
-  DescribeTaskDefinition: "ecsTaskDefinitions",
-  ListClusters: "ecsClusters",
-  DescribeClusters: "ecsClusters",
-  DescribeInstances: "ec2DescribeInstances",
-};
-
 /**
  * The shortest time in which a full token bucket admits these calls: the burst goes at once, the rest at
  * the refill rate. Buckets drain independently, so the slowest one sets the floor.
@@ -87,7 +78,7 @@ const BUCKET_OF: Record<string, BucketName> = {
 export function tokenBucketFloorMs(calls: CallsByOperation): number {
   const perBucket = new Map<BucketName, number>();
   for (const [op, n] of Object.entries(calls)) {
-    const bucket = BUCKET_OF[op] ?? "ecsOther";
+    const bucket = BUCKET_OF_OPERATION[op] ?? "ecsOther";
     perBucket.set(bucket, (perBucket.get(bucket) ?? 0) + n);
   }
   let floor = 0;

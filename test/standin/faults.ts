@@ -42,7 +42,8 @@ export const DEFAULT_BUCKETS: Readonly<Record<BucketName, BucketSpec>> = {
   ec2DescribeInstances: { capacity: 100, refillPerSecond: 20 },
 };
 
-const BUCKET_OF_OPERATION: Record<string, BucketName> = {
+/** Which AWS token bucket each operation draws from. */
+export const BUCKET_OF_OPERATION: Record<string, BucketName> = {
   ListTasks: "ecsTasks",
   DescribeTasks: "ecsTasks",
   DescribeContainerInstances: "ecsTasks",
