@@ -75,8 +75,9 @@ export class DirectoryTargetOutput implements TargetOutput {
   }
 
   async remove(ref: ObjectRef): Promise<void> {
-    await rm(this.locationOf(ref, "targets"), { force: true });
+    // State first, as in S3: a clean-up that dies in between leaves the file the next one looks for.
     await rm(this.locationOf(ref, "state"), { force: true });
+    await rm(this.locationOf(ref, "targets"), { force: true });
   }
 
   async listClusters(accountId: string, region: string): Promise<string[]> {

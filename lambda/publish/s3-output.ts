@@ -80,8 +80,10 @@ export class S3TargetOutput implements TargetOutput {
   }
 
   async remove(ref: ObjectRef): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(ref, "targets") }));
+    // State first: clean-up finds clusters by their targets object, so a run that dies in between leaves
+    // the targets for the next clean-up, never a state object nothing would find.
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(ref, "state") }));
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(ref, "targets") }));
   }
 
   async listClusters(accountId: string, region: string): Promise<string[]> {
