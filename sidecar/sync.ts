@@ -439,19 +439,9 @@ export class Syncer {
   }
 
   private async readState(): Promise<StateFile | undefined> {
-    let bytes: Uint8Array | undefined;
     try {
-      bytes = await this.dir.read(this.stateFileName);
-    } catch (error) {
-      this.logger.log("warn", "state_unreadable", {
-        file: this.stateFileName,
-        error,
-        note: "owning no files",
-      });
-      return undefined;
-    }
-    if (bytes === undefined) return undefined;
-    try {
+      const bytes = await this.dir.read(this.stateFileName);
+      if (bytes === undefined) return undefined;
       const state = JSON.parse(Buffer.from(bytes).toString("utf8")) as StateFile;
       if (state.version !== 1 || typeof state.files !== "object" || state.files === null)
         throw new Error("bad shape");
