@@ -303,10 +303,7 @@ export function buildTaskTargets(
   const warnings: TargetWarning[] = [];
   const groups: TargetGroup[] = [];
   const out = (): TaskTargets => {
-    const normalised = groups.map((g) => ({
-      targets: [...g.targets].sort(),
-      labels: sortedLabels(g.labels),
-    }));
+    const normalised = groups.map(normalise);
     return { groups: normalised, lines: normalised.map(groupLine), warnings };
   };
   if (!isScrapeable(task)) return out();
@@ -365,7 +362,17 @@ export function buildTargetGroups(
     });
     warnings.push(...share.warnings);
   }
-  // Sorting by the line is sorting by targets, then labels: both are serialised in that order.
+  return { ...sortedUnique(entries), warnings };
+}
+
+/**
+ * Sorted by line, exact duplicates dropped. Sorting by the line is sorting by targets, then labels:
+ * both are serialised in that order, so this is a stable byte order.
+ */
+function sortedUnique(entries: { line: string; group: TargetGroup }[]): {
+  groups: TargetGroup[];
+  lines: string[];
+} {
   entries.sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
   const groups: TargetGroup[] = [];
   const lines: string[] = [];
@@ -374,7 +381,7 @@ export function buildTargetGroups(
     lines.push(line);
     groups.push(group);
   }
-  return { groups, lines, warnings };
+  return { groups, lines };
 }
 
 function groupLine(group: TargetGroup): string {
@@ -387,28 +394,15 @@ function sortedLabels(labels: Record<string, string>): Record<string, string> {
   return out;
 }
 
-/** Sorted by target then labels, label keys sorted, exact duplicates dropped: a stable byte order. */
-export function sortGroups(groups: TargetGroup[]): TargetGroup[] {
-  const normalised = groups.map((g) => ({ targets: [...g.targets].sort(), labels: sortedLabels(g.labels) }));
-  const keyed = normalised.map((g) => ({ line: groupLine(g), g }));
-  keyed.sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
-  const out: TargetGroup[] = [];
-  let last: string | undefined;
-  for (const { line, g } of keyed) {
-    if (line !== last) out.push(g);
-    last = line;
-  }
-  return out;
+/** Targets and label keys sorted, as every group is written. */
+function normalise(group: TargetGroup): TargetGroup {
+  return { targets: [...group.targets].sort(), labels: sortedLabels(group.labels) };
 }
 
 /** One group per line: compact for large fleets, yet readable and diffable by an operator. */
 export function serializeGroups(groups: TargetGroup[]): string {
-  return serializeSortedGroups(sortGroups(groups));
-}
-
-/** serializeGroups for groups that already are sortGroups' output. */
-export function serializeSortedGroups(groups: TargetGroup[]): string {
-  return serializeLines(groups.map(groupLine));
+  const entries = groups.map(normalise).map((group) => ({ line: groupLine(group), group }));
+  return serializeLines(sortedUnique(entries).lines);
 }
 
 /** The file from buildTargetGroups' `lines`: nothing is serialised a second time. */

@@ -26,7 +26,7 @@ export interface ClusterSnapshot {
  * e.g. one being deleted. Retrying cannot help, and failing the whole cluster for it would freeze every
  * other task's targets; throttles, 5xx and access denied are different, and still fail the cluster.
  */
-export function isUnusableDefinitionError(error: unknown): boolean {
+function isUnusableDefinitionError(error: unknown): boolean {
   const name = (error as { name?: string } | undefined)?.name;
   return name === "ClientException" || name === "InvalidParameterException";
 }
