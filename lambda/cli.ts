@@ -1,24 +1,25 @@
 #!/usr/bin/env node
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { CallCounter } from "./aws/call-counter.js";
-import { createClients } from "./aws/clients.js";
-import { SdkEcsReadApi } from "./aws/ecs-read-api.js";
-import {
-  ConfigError,
-  DEFAULT_STATE_PREFIX,
-  DEFAULT_TARGETS_PREFIX,
-  loadEngineConfig,
-  parseClusterList,
-  validateBucket,
-} from "./config.js";
-import { createCaches } from "./discovery/caches.js";
-import type { EngineDeps, Log, RunSummary } from "./engine.js";
-import { InputError } from "./events/parse-trigger.js";
+import type { AwsClients } from "./aws/clients.js";
+import { assembleEngine, connectAws } from "./compose.js";
+import { loadEngineConfig } from "./config.js";
+import type { Log } from "./engine/deps.js";
+import { ClusterListingError } from "./engine/summary.js";
 import { invoke } from "./invoke.js";
 import { DirectoryTargetOutput } from "./publish/directory-output.js";
 import { S3TargetOutput } from "./publish/s3-output.js";
 import type { TargetOutput } from "./publish/target-output.js";
+import {
+  ConfigError,
+  checkBucket,
+  checkPrefixes,
+  DEFAULT_STATE_PREFIX,
+  DEFAULT_TARGETS_PREFIX,
+  parseClusterList,
+} from "./shared/settings.js";
+import { describeError } from "./shared/values.js";
+import { InputError } from "./triggers/parse-trigger.js";
 
 const HELP = `prometheus-ecs-discovery: find the ECS containers Prometheus should scrape and write file_sd JSON.
 
@@ -68,32 +69,24 @@ function stderrLog(verbose: boolean): Log {
   };
 }
 
-function describeError(error: unknown): string {
-  const e = error as { name?: string; message?: string; code?: string };
-  const text = e?.message || e?.code || e?.name || String(error);
-  return text.split("\n")[0] ?? text;
-}
+const OPTIONS = {
+  "out-dir": { type: "string" },
+  bucket: { type: "string" },
+  prefix: { type: "string" },
+  "state-prefix": { type: "string" },
+  cluster: { type: "string", multiple: true },
+  event: { type: "string" },
+  "dry-run": { type: "boolean" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      "out-dir": { type: "string" },
-      bucket: { type: "string" },
-      prefix: { type: "string" },
-      "state-prefix": { type: "string" },
-      cluster: { type: "string", multiple: true },
-      event: { type: "string" },
-      "dry-run": { type: "boolean" },
-      verbose: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help || positionals.length === 0) {
-    process.stdout.write(`${HELP}\n`);
-    return values.help ? 0 : 1;
-  }
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+/** The command, after every check that needs no AWS access. */
+function parseCommand(argv: string[]): { command?: "sync" | "invoke"; values: Values; help: boolean } {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  if (values.help || positionals.length === 0) return { values, help: true };
   const command = positionals[0];
   if (command !== "sync" && command !== "invoke")
     throw new UsageError(`unknown command "${command}" (sync or invoke; see --help)`);
@@ -108,27 +101,27 @@ async function main(argv: string[]): Promise<number> {
   if (command === "sync" && values.event) throw new UsageError("--event goes with invoke");
   if (command === "invoke" && values["dry-run"])
     throw new UsageError('--dry-run goes with sync; for invoke use {"action":"resync","dryRun":true}');
+  return { command, values, help: false };
+}
 
-  const config = loadEngineConfig(process.env);
-  if (values.cluster) config.clusters = parseClusterList(values.cluster.join(","), "--cluster");
-
-  let event: unknown = { action: "resync", ...(values["dry-run"] ? { dryRun: true } : {}) };
-  if (values.event) {
-    let text: string;
-    try {
-      text = await readFile(values.event, "utf-8");
-    } catch (error) {
-      throw new UsageError(`cannot read event file ${values.event}: ${describeError(error)}`);
-    }
-    try {
-      event = JSON.parse(text);
-    } catch {
-      throw new UsageError(`event file ${values.event} is not JSON`);
-    }
+/** The event to run: the file given to invoke, or a resync for sync. */
+async function eventOf(values: Values): Promise<unknown> {
+  if (!values.event) return { action: "resync", ...(values["dry-run"] ? { dryRun: true } : {}) };
+  let text: string;
+  try {
+    text = await readFile(values.event, "utf-8");
+  } catch (error) {
+    throw new UsageError(`cannot read event file ${values.event}: ${describeError(error)}`);
   }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`event file ${values.event} is not JSON`);
+  }
+}
 
-  const counter = new CallCounter();
-  const clients = createClients({ maxAttempts: config.maxAttempts, counter });
+/** The region the SDK resolves, and proof that credentials can be found; otherwise a one-line reason. */
+async function checkAccess(clients: AwsClients): Promise<string> {
   let region: string;
   try {
     region = await clients.ecs.config.region();
@@ -141,45 +134,49 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     throw new Error(`no AWS credentials: ${describeError(error)}`);
   }
+  return region;
+}
 
-  let output: TargetOutput;
-  if (values.bucket) {
-    const prefix = values.prefix ?? DEFAULT_TARGETS_PREFIX;
-    const statePrefix = values["state-prefix"] ?? DEFAULT_STATE_PREFIX;
-    for (const [flag, value] of [
-      ["--prefix", prefix],
-      ["--state-prefix", statePrefix],
-    ] as const) {
-      if (value.startsWith("/") || value.includes("..")) {
-        throw new UsageError(`${flag} "${value}" must not start with "/" or contain ".."`);
-      }
-    }
-    if (prefix === statePrefix) throw new UsageError("--prefix and --state-prefix must differ");
-    output = new S3TargetOutput(clients.s3, validateBucket(values.bucket, "--bucket"), prefix, statePrefix);
-  } else {
-    output = new DirectoryTargetOutput(values["out-dir"] as string);
+function outputOf(values: Values, clients: AwsClients): TargetOutput {
+  if (!values.bucket) return new DirectoryTargetOutput(values["out-dir"] as string);
+  const { prefix, statePrefix } = checkPrefixes(
+    values.prefix ?? DEFAULT_TARGETS_PREFIX,
+    values["state-prefix"] ?? DEFAULT_STATE_PREFIX,
+    { prefix: "--prefix", statePrefix: "--state-prefix" },
+  );
+  return new S3TargetOutput(clients.s3, checkBucket(values.bucket, "--bucket"), prefix, statePrefix);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { command, values, help } = parseCommand(argv);
+  if (help || !command) {
+    process.stdout.write(`${HELP}\n`);
+    return values.help ? 0 : 1;
   }
-
-  const deps: EngineDeps = {
-    api: new SdkEcsReadApi(clients.ecs, clients.ec2),
-    output,
-    config,
-    caches: createCaches(),
-    log: stderrLog(values.verbose ?? false),
-    counter,
-    region,
-  };
-  let summary: RunSummary;
-  let result: unknown;
+  const config = loadEngineConfig(process.env);
+  if (values.cluster) config.clusters = parseClusterList(values.cluster.join(","), "--cluster");
+  const event = await eventOf(values);
+  const aws = connectAws({ maxAttempts: config.maxAttempts });
+  const region = await checkAccess(aws.clients);
+  const output = outputOf(values, aws.clients);
+  const deps = assembleEngine(aws, { config, output, log: stderrLog(values.verbose ?? false), region });
   try {
-    ({ summary, result } = await invoke(event, deps));
+    const { summary, result } = await invoke(event, deps);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return summary.ok ? 0 : 2;
   } catch (error) {
-    const failed = (error as { summary?: RunSummary }).summary;
-    if (failed) process.stdout.write(`${JSON.stringify(failed, null, 2)}\n`);
+    if (error instanceof ClusterListingError)
+      process.stdout.write(`${JSON.stringify(error.summary, null, 2)}\n`);
     throw error;
   }
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  return summary.ok ? 0 : 2;
+}
+
+/** Errors of this program say all there is in their message; others get their name and status too. */
+function reasonOf(error: unknown): string {
+  if (error instanceof UsageError || error instanceof InputError || error instanceof ConfigError)
+    return error.message;
+  if (error instanceof ClusterListingError) return `error: ${error.message}`;
+  return `error: ${describeError(error)}`;
 }
 
 main(process.argv.slice(2)).then(
@@ -187,11 +184,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const prefix =
-      error instanceof UsageError || error instanceof InputError || error instanceof ConfigError
-        ? ""
-        : "error: ";
-    process.stderr.write(`prometheus-ecs-discovery: ${prefix}${describeError(error)}\n`);
+    process.stderr.write(`prometheus-ecs-discovery: ${reasonOf(error)}\n`);
     process.exitCode = 1;
   },
 );

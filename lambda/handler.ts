@@ -1,43 +1,38 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { CallCounter, total } from "./aws/call-counter.js";
-import { createClients } from "./aws/clients.js";
-import { SdkEcsReadApi } from "./aws/ecs-read-api.js";
-import { ConfigError, loadLambdaConfig } from "./config.js";
-import { createCaches } from "./discovery/caches.js";
-import type { Log, RunSummary } from "./engine.js";
+import { total } from "./aws/call-counter.js";
+import { composeEngine } from "./compose.js";
+import { loadLambdaConfig } from "./config.js";
+import type { Log } from "./engine/deps.js";
+import { ClusterListingError, type RunSummary } from "./engine/summary.js";
 import { type InvokeResult, invoke } from "./invoke.js";
 import { S3TargetOutput } from "./publish/s3-output.js";
-
-const SERVICE = "prometheus-ecs-discovery";
+import { ConfigError, METRICS_NAMESPACE, SERVICE_NAME } from "./shared/settings.js";
 
 // Cold start: configuration is validated once, and a bad variable fails the init with its name.
-const logger = new Logger({ serviceName: SERVICE });
+const logger = new Logger({ serviceName: SERVICE_NAME });
 const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "PrometheusEcsDiscovery",
-  serviceName: SERVICE,
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+  serviceName: SERVICE_NAME,
 });
 const config = loadLambdaConfig(process.env);
 const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
 if (!region) throw new ConfigError("AWS_REGION", "is not set");
-const counter = new CallCounter();
-const clients = createClients({ maxAttempts: config.maxAttempts, counter, region });
-const api = new SdkEcsReadApi(clients.ecs, clients.ec2);
-const output = new S3TargetOutput(
-  clients.s3,
-  config.output.bucket,
-  config.output.prefix,
-  config.output.statePrefix,
-);
 const log: Log = {
   debug: (message, attributes) => logger.debug(message, attributes ?? {}),
   info: (message, attributes) => logger.info(message, attributes ?? {}),
   warn: (message, attributes) => logger.warn(message, attributes ?? {}),
   error: (message, attributes) => logger.error(message, attributes ?? {}),
 };
-// Module scope: task definitions and hosts stay cached across warm invocations.
-const caches = createCaches();
+// Module scope: clients, and the caches of task definitions, hosts and parsed states, outlive invocations.
+const { deps } = composeEngine({
+  config,
+  log,
+  region,
+  output: (clients) =>
+    new S3TargetOutput(clients.s3, config.output.bucket, config.output.prefix, config.output.statePrefix),
+});
 
 function publishMetrics(summary: RunSummary): void {
   if (summary.reconcile && summary.ok && !summary.dryRun)
@@ -63,24 +58,14 @@ export const handler = async (event: unknown, context?: Context): Promise<Invoke
   if (context) logger.addContext(context);
   const accountId = context?.invokedFunctionArn?.split(":")[4];
   try {
-    const { result, summary } = await invoke(event, {
-      api,
-      output,
-      config,
-      caches,
-      log,
-      counter,
-      region,
-      ...(accountId ? { accountId } : {}),
-    });
+    const { result, summary } = await invoke(event, accountId ? { ...deps, accountId } : deps);
     logger.info("run summary", { summary: { ...summary, targetGroups: undefined } });
     publishMetrics(summary);
     return result;
   } catch (error) {
-    const summary = (error as { summary?: RunSummary }).summary;
-    if (summary) {
-      logger.info("run summary", { summary });
-      publishMetrics(summary);
+    if (error instanceof ClusterListingError) {
+      logger.info("run summary", { summary: error.summary });
+      publishMetrics(error.summary);
     }
     throw error;
   }

@@ -1,5 +1,7 @@
-import { DiscoveryEngine, type EngineDeps, type RunSummary } from "./engine.js";
-import { InputError, parseTrigger } from "./events/parse-trigger.js";
+import type { EngineDeps } from "./engine/deps.js";
+import { DiscoveryEngine } from "./engine/run.js";
+import type { RunSummary } from "./engine/summary.js";
+import { InputError, parseTrigger } from "./triggers/parse-trigger.js";
 
 export interface QueueResponse {
   batchItemFailures: { itemIdentifier: string }[];

@@ -1,23 +1,11 @@
+import { isThrottle } from "../shared/aws-errors.js";
+import { type MiddlewareClient, operationOf } from "./middleware.js";
+
 /** Counts AWS requests by operation, each attempt separately, so retries and throttles show in summaries. */
 export interface CallCounts {
   calls: Record<string, number>;
   throttles: Record<string, number>;
   errors: Record<string, number>;
-}
-
-const THROTTLE_CODES = new Set([
-  "ThrottlingException",
-  "Throttling",
-  "TooManyRequestsException",
-  "RequestLimitExceeded",
-  "SlowDown",
-  "RequestThrottled",
-  "RequestThrottledException",
-]);
-
-export function isThrottle(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
-  return THROTTLE_CODES.has(e?.name ?? "") || e?.$metadata?.httpStatusCode === 429;
 }
 
 export class CallCounter {
@@ -54,4 +42,25 @@ export class CallCounter {
 
 export function total(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Sits just inside request signing and outside the deserializer: every HTTP request is counted, retries
+ * included, with the modelled error it turned into (a throttle, say).
+ */
+export function countCalls(client: MiddlewareClient, counter: CallCounter): void {
+  client.middlewareStack.addRelativeTo(
+    (next, context) => async (args) => {
+      const operation = operationOf(context);
+      try {
+        const result = await next(args);
+        counter.record(operation);
+        return result;
+      } catch (error) {
+        counter.record(operation, error);
+        throw error;
+      }
+    },
+    { relation: "after", toMiddleware: "httpSigningMiddleware", name: "prometheusEcsDiscoveryCallCounter" },
+  );
 }

@@ -1,7 +1,9 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { S3Client } from "@aws-sdk/client-s3";
-import type { CallCounter } from "./call-counter.js";
+import { type CallCounter, countCalls } from "./call-counter.js";
+import type { MiddlewareClient } from "./middleware.js";
+import { CallPacer, paceCalls } from "./pacing.js";
 
 export interface AwsClients {
   ecs: ECSClient;
@@ -9,13 +11,15 @@ export interface AwsClients {
   s3: S3Client;
 }
 
-interface ClientOptions {
+export interface ClientOptions {
   maxAttempts: number;
   counter: CallCounter;
   region?: string;
   /** Per attempt: an answer that takes longer fails the attempt (and is retried). */
   requestTimeoutMs?: number;
   connectionTimeoutMs?: number;
+  /** Paces ECS and EC2 reads to AWS's token buckets; one per account and region. @default a new one */
+  pacer?: CallPacer;
 }
 
 /**
@@ -27,44 +31,11 @@ interface ClientOptions {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 3_000;
 
-/** The part of an SDK client's middleware stack this project plugs into (counting, pacing). */
-export interface MiddlewareClient {
-  middlewareStack: {
-    addRelativeTo(
-      middleware: (
-        next: (args: unknown) => Promise<unknown>,
-        context: { commandName?: string },
-      ) => (args: unknown) => Promise<unknown>,
-      options: { relation: "before" | "after"; toMiddleware: string; name: string },
-    ): void;
-  };
-}
-
-/**
- * Sits just inside request signing, which the retry middleware runs again for every attempt, and outside
- * the deserializer: every HTTP request is counted, retries included, with the modelled error it turned
- * into (a throttle, say).
- */
-export function countCalls(client: MiddlewareClient, counter: CallCounter): void {
-  client.middlewareStack.addRelativeTo(
-    (next, context) => async (args) => {
-      const operation = (context.commandName ?? "Unknown").replace(/Command$/, "");
-      try {
-        const result = await next(args);
-        counter.record(operation);
-        return result;
-      } catch (error) {
-        counter.record(operation, error);
-        throw error;
-      }
-    },
-    { relation: "after", toMiddleware: "httpSigningMiddleware", name: "prometheusEcsDiscoveryCallCounter" },
-  );
-}
-
 /**
  * Standard SDK configuration throughout (credential chain, AWS_REGION, AWS_ENDPOINT_URL_*), with the
- * adaptive retry mode, whose client-side rate limiter backs off as soon as ECS starts throttling.
+ * adaptive retry mode, whose client-side rate limiter backs off as soon as ECS starts throttling. Every
+ * request attempt of every client is counted; the ECS and EC2 reads are also paced to AWS's token
+ * buckets (S3 has no bucket to pace to).
  */
 export function createClients(options: ClientOptions): AwsClients {
   const common = {
@@ -83,6 +54,8 @@ export function createClients(options: ClientOptions): AwsClients {
   // Emulators answer on one host name: path-style addressing whenever the endpoint is overridden.
   const forcePathStyle = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
   const s3 = new S3Client({ ...common, forcePathStyle });
+  const pacer = options.pacer ?? new CallPacer();
   for (const client of [ecs, ec2, s3]) countCalls(client as unknown as MiddlewareClient, options.counter);
+  for (const client of [ecs, ec2]) paceCalls(client as unknown as MiddlewareClient, pacer);
   return { ecs, ec2, s3 };
 }

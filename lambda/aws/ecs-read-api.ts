@@ -8,7 +8,6 @@ import {
   paginateListClusters,
   paginateListTasks,
 } from "@aws-sdk/client-ecs";
-import { paceCalls } from "./pacing.js";
 
 export interface ContainerInstanceInfo {
   containerInstanceArn: string;
@@ -46,14 +45,11 @@ export const DESCRIBE_BATCH = 100;
 export const INSTANCE_BATCH = 100;
 
 export class SdkEcsReadApi implements EcsReadApi {
-  /** Paces both clients to AWS's token buckets (see pacing.ts). */
+  /** The clients come paced and counted from createClients (clients.ts). */
   constructor(
     private readonly ecs: ECSClient,
     private readonly ec2: EC2Client,
-  ) {
-    paceCalls(ecs);
-    paceCalls(ec2);
-  }
+  ) {}
 
   async listClusterArns(): Promise<string[]> {
     const arns: string[] = [];

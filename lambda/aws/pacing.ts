@@ -1,4 +1,5 @@
-import type { MiddlewareClient } from "./clients.js";
+import { type MiddlewareClient, operationOf } from "./middleware.js";
+
 /**
  * Client-side token buckets with AWS's published sizes for the ECS and EC2 reads discovery makes. A
  * reconcile of a large fleet needs far more calls than the burst allows; sending them as fast as the
@@ -83,18 +84,14 @@ export class CallPacer {
   }
 }
 
-const paced = new WeakSet<object>();
-
 /**
  * Inside the retry loop and before signing: every attempt, retries included, waits for its token, as
- * every attempt costs one at AWS. Idempotent per client.
+ * every attempt costs one at AWS.
  */
-export function paceCalls(client: object, pacer: CallPacer = new CallPacer()): void {
-  if (paced.has(client)) return;
-  paced.add(client);
-  (client as MiddlewareClient).middlewareStack.addRelativeTo(
+export function paceCalls(client: MiddlewareClient, pacer: CallPacer): void {
+  client.middlewareStack.addRelativeTo(
     (next, context) => async (args) => {
-      await pacer.admit((context.commandName ?? "").replace(/Command$/, ""));
+      await pacer.admit(operationOf(context));
       return next(args);
     },
     { relation: "before", toMiddleware: "httpSigningMiddleware", name: "prometheusEcsDiscoveryPacer" },

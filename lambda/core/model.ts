@@ -71,11 +71,6 @@ export interface HostInfo {
   external: boolean;
 }
 
-export interface TargetGroup {
-  targets: string[];
-  labels: Record<string, string>;
-}
-
 export interface ClusterRef {
   arn: string;
   name: string;
@@ -103,4 +98,20 @@ export function serviceNameOf(group: string | undefined): string | undefined {
 
 export function isScrapeable(task: Pick<TaskView, "lastStatus" | "desiredStatus">): boolean {
   return task.lastStatus === "RUNNING" && task.desiredStatus === "RUNNING";
+}
+
+/**
+ * The network mode a task runs in. A task definition without one gets ECS's default: Fargate only knows
+ * awsvpc, EC2 (Linux) uses bridge.
+ */
+export function networkModeOf(
+  task: Pick<TaskView, "launchType">,
+  def: Pick<TaskDefinitionSpec, "networkMode">,
+): string {
+  return def.networkMode ?? (task.launchType === "FARGATE" ? "awsvpc" : "bridge");
+}
+
+/** Bridge and host tasks are reached through their EC2 host; awsvpc tasks through their own ENI. */
+export function usesHostAddress(mode: string): boolean {
+  return mode === "bridge" || mode === "host";
 }

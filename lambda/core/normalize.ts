@@ -1,3 +1,4 @@
+import { isRecord } from "../shared/values.js";
 import type {
   ContainerDefinitionSpec,
   ContainerView,
@@ -7,16 +8,12 @@ import type {
 } from "./model.js";
 
 /**
- * Normalises a task as DescribeTasks returns it, or as the `detail` of an `ECS Task State Change` event
+ * Normalizes a task as DescribeTasks returns it, or as the `detail` of an `ECS Task State Change` event
  * carries it. Both are read loosely (unknown input), because AWS adds fields at any time and events are
  * untrusted input: only the fields used are checked, and an unusable task is reported, not thrown.
  */
 
 type Loose = Record<string, unknown>;
-
-function isObject(value: unknown): value is Loose {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
@@ -35,7 +32,7 @@ function array(value: unknown): unknown[] {
 function bindings(value: unknown): NetworkBinding[] {
   const out: NetworkBinding[] = [];
   for (const b of array(value)) {
-    if (!isObject(b)) continue;
+    if (!isRecord(b)) continue;
     const binding: NetworkBinding = {};
     const bindIP = str(b.bindIP);
     const containerPort = num(b.containerPort);
@@ -55,7 +52,7 @@ function bindings(value: unknown): NetworkBinding[] {
 }
 
 function container(value: unknown): ContainerView | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isRecord(value)) return undefined;
   const name = str(value.name);
   if (!name) return undefined;
   const view: ContainerView = { name, networkBindings: bindings(value.networkBindings) };
@@ -66,7 +63,7 @@ function container(value: unknown): ContainerView | undefined {
   if (image) view.image = image;
   if (lastStatus) view.lastStatus = lastStatus;
   for (const ni of array(value.networkInterfaces)) {
-    const ip = isObject(ni) ? str(ni.privateIpv4Address) : undefined;
+    const ip = isRecord(ni) ? str(ni.privateIpv4Address) : undefined;
     if (ip) {
       view.privateIpv4Address = ip;
       break;
@@ -78,11 +75,11 @@ function container(value: unknown): ContainerView | undefined {
 // DescribeTasks calls the task ENI attachment "ElasticNetworkInterface"; events call it "eni".
 function eniAddress(attachments: unknown): string | undefined {
   for (const a of array(attachments)) {
-    if (!isObject(a)) continue;
+    if (!isRecord(a)) continue;
     const type = str(a.type);
     if (type !== "ElasticNetworkInterface" && type !== "eni") continue;
     for (const d of array(a.details)) {
-      if (isObject(d) && d.name === "privateIPv4Address") {
+      if (isRecord(d) && d.name === "privateIPv4Address") {
         const ip = str(d.value);
         if (ip) return ip;
       }
@@ -96,7 +93,7 @@ function tags(value: unknown): Record<string, string> | undefined {
   if (list.length === 0) return undefined;
   const out: Record<string, string> = {};
   for (const t of list) {
-    if (isObject(t) && typeof t.key === "string") out[t.key] = typeof t.value === "string" ? t.value : "";
+    if (isRecord(t) && typeof t.key === "string") out[t.key] = typeof t.value === "string" ? t.value : "";
   }
   return out;
 }
@@ -104,7 +101,7 @@ function tags(value: unknown): Record<string, string> | undefined {
 export type NormalizeResult = { task: TaskView } | { problem: string };
 
 export function normalizeTask(value: unknown): NormalizeResult {
-  if (!isObject(value)) return { problem: "task is not an object" };
+  if (!isRecord(value)) return { problem: "task is not an object" };
   const taskArn = str(value.taskArn);
   const clusterArn = str(value.clusterArn);
   const taskDefinitionArn = str(value.taskDefinitionArn);
@@ -140,27 +137,27 @@ export function normalizeTask(value: unknown): NormalizeResult {
 
 function stringMap(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  if (!isObject(value)) return out;
+  if (!isRecord(value)) return out;
   for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
   return out;
 }
 
 export function normalizeTaskDefinition(value: unknown): TaskDefinitionSpec | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isRecord(value)) return undefined;
   const taskDefinitionArn = str(value.taskDefinitionArn);
   const family = str(value.family);
   const revision = num(value.revision);
   if (!taskDefinitionArn || !family || revision === undefined) return undefined;
   const containers: ContainerDefinitionSpec[] = [];
   for (const c of array(value.containerDefinitions)) {
-    if (!isObject(c)) continue;
+    if (!isRecord(c)) continue;
     const name = str(c.name);
     if (!name) continue;
     const spec: ContainerDefinitionSpec = {
       name,
       dockerLabels: stringMap(c.dockerLabels),
       portMappings: array(c.portMappings)
-        .filter(isObject)
+        .filter(isRecord)
         .map((m) => {
           const mapping: { containerPort?: number; hostPort?: number; protocol?: string } = {};
           const containerPort = num(m.containerPort);

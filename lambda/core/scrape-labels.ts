@@ -1,5 +1,8 @@
 import { isIPv4 } from "node:net";
-import type { LabelNames } from "../config.js";
+import type { LabelKey } from "../shared/settings.js";
+
+/** The docker label names a container opts in with (the old poller's by default; see settings). */
+export type LabelNames = Record<LabelKey, string>;
 
 /**
  * One scrape endpoint a container asks for through its docker labels. `name` is "" for the unnamed

@@ -1,14 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import {
-  CLUSTER_NAME,
-  flatFileName,
-  type ObjectKind,
-  type ObjectRef,
-  type StoredObject,
-  type TargetOutput,
-} from "./target-output.js";
+import { clusterNamesOfFiles, flatFileName } from "../shared/file-sd.js";
+import type { ObjectKind, ObjectRef, StoredObject, TargetOutput } from "./target-output.js";
 
 function etagOf(body: string): string {
   return `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
@@ -80,7 +74,7 @@ export class DirectoryTargetOutput implements TargetOutput {
     await rm(this.locationOf(ref, "targets"), { force: true });
   }
 
-  async listClusters(accountId: string, region: string): Promise<string[]> {
+  async listPublishedClusters(accountId: string, region: string): Promise<string[]> {
     let entries: string[];
     try {
       entries = await readdir(this.location);
@@ -88,10 +82,6 @@ export class DirectoryTargetOutput implements TargetOutput {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw error;
     }
-    const prefix = `${accountId}_${region}_`;
-    return entries
-      .filter((f) => f.startsWith(prefix) && f.endsWith(".json"))
-      .map((f) => f.slice(prefix.length, -".json".length))
-      .filter((name) => CLUSTER_NAME.test(name));
+    return clusterNamesOfFiles(entries, accountId, region);
   }
 }

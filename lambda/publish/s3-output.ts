@@ -5,23 +5,9 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import {
-  CLUSTER_NAME,
-  type ObjectKind,
-  type ObjectRef,
-  objectKey,
-  type StoredObject,
-  type TargetOutput,
-} from "./target-output.js";
-
-function status(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-}
-
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string }).name;
-  return name === "NoSuchKey" || name === "NotFound" || status(error) === 404;
-}
+import { isNotFound, isWriteConflict } from "../shared/aws-errors.js";
+import { objectKey, parseObjectKey } from "../shared/file-sd.js";
+import type { ObjectKind, ObjectRef, StoredObject, TargetOutput } from "./target-output.js";
 
 export class S3TargetOutput implements TargetOutput {
   readonly location: string;
@@ -73,8 +59,7 @@ export class S3TargetOutput implements TargetOutput {
       );
       return out.ETag ?? "";
     } catch (error) {
-      // 409 is S3's answer when a concurrent conditional write is in flight for the same key.
-      if (status(error) === 412 || status(error) === 409) return undefined;
+      if (isWriteConflict(error)) return undefined;
       throw error;
     }
   }
@@ -86,7 +71,7 @@ export class S3TargetOutput implements TargetOutput {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(ref, "targets") }));
   }
 
-  async listClusters(accountId: string, region: string): Promise<string[]> {
+  async listPublishedClusters(accountId: string, region: string): Promise<string[]> {
     const base = `${this.prefix}${accountId}/${region}/`;
     const names: string[] = [];
     for await (const page of paginateListObjectsV2(
@@ -94,10 +79,8 @@ export class S3TargetOutput implements TargetOutput {
       { Bucket: this.bucket, Prefix: base },
     )) {
       for (const o of page.Contents ?? []) {
-        const rest = o.Key?.slice(base.length) ?? "";
-        if (!rest.endsWith(".json")) continue;
-        const name = rest.slice(0, -".json".length);
-        if (CLUSTER_NAME.test(name)) names.push(name);
+        const parsed = parseObjectKey(o.Key ?? "", this.prefix);
+        if (parsed.ok) names.push(parsed.ref.name);
       }
     }
     return names;

@@ -1,9 +1,6 @@
-/** Where one cluster's objects live, independent of the medium. */
-export interface ObjectRef {
-  accountId: string;
-  region: string;
-  name: string;
-}
+import type { ObjectRef } from "../shared/file-sd.js";
+
+export type { ObjectRef };
 
 export interface StoredObject {
   body: string;
@@ -38,17 +35,6 @@ export interface TargetOutput {
   ): Promise<string | undefined>;
   /** Removes both the targets and the state of a cluster. */
   remove(ref: ObjectRef): Promise<void>;
-  /** Cluster names that have a targets object for this account and region. */
-  listClusters(accountId: string, region: string): Promise<string[]>;
-}
-
-export const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
-
-/** The file name the CLI writes and the sidecar derives from the S3 key: `{account}_{region}_{cluster}.json`. */
-export function flatFileName(ref: ObjectRef): string {
-  return `${ref.accountId}_${ref.region}_${ref.name}.json`;
-}
-
-export function objectKey(prefix: string, ref: ObjectRef): string {
-  return `${prefix}${ref.accountId}/${ref.region}/${ref.name}.json`;
+  /** Names of the clusters that have a published targets object for this account and region. */
+  listPublishedClusters(accountId: string, region: string): Promise<string[]>;
 }

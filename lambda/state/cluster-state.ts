@@ -1,12 +1,5 @@
-import type { LabelNames, Selector } from "../config.js";
-import {
-  type HostInfo,
-  isScrapeable,
-  serviceNameOf,
-  type TaskDefinitionSpec,
-  type TaskView,
-} from "../core/model.js";
-import { declaresEndpoints } from "../core/scrape-labels.js";
+import { type HostInfo, isScrapeable, type TaskDefinitionSpec, type TaskView } from "../core/model.js";
+import { isRecord } from "../shared/values.js";
 
 /**
  * The engine's record of one cluster, stored next to (not inside) the published targets. The targets
@@ -51,10 +44,6 @@ export function emptyState(clusterArn: string): ClusterState {
   return { schema: STATE_SCHEMA, clusterArn, tasks: {}, tombstones: {}, taskDefinitions: {}, hosts: {} };
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** Parses a stored state; anything unexpected (another schema, corruption) reads as "no state". */
 export function parseState(body: string, clusterArn: string): ClusterState | undefined {
   let value: unknown;
@@ -63,16 +52,16 @@ export function parseState(body: string, clusterArn: string): ClusterState | und
   } catch {
     return undefined;
   }
-  if (!isObject(value) || value.schema !== STATE_SCHEMA || value.clusterArn !== clusterArn) return undefined;
+  if (!isRecord(value) || value.schema !== STATE_SCHEMA || value.clusterArn !== clusterArn) return undefined;
   for (const key of ["tasks", "tombstones", "taskDefinitions", "hosts"])
-    if (!isObject(value[key])) return undefined;
-  if (value.otherTaskDefinitions !== undefined && !isObject(value.otherTaskDefinitions)) return undefined;
+    if (!isRecord(value[key])) return undefined;
+  if (value.otherTaskDefinitions !== undefined && !isRecord(value.otherTaskDefinitions)) return undefined;
   return value as unknown as ClusterState;
 }
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
-  if (!isObject(value)) return value;
+  if (!isRecord(value)) return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) if (value[key] !== undefined) out[key] = sortKeys(value[key]);
   return out;
@@ -80,7 +69,7 @@ function sortKeys(value: unknown): unknown {
 
 /**
  * The stored form: keys sorted at every level, so equal states are equal bytes. `taskJson` may supply a
- * record's serialised form (a warm Lambda keeps them: re-serialising thousands of unchanged tasks per
+ * record's serialized form (a warm Lambda keeps them: re-serializing thousands of unchanged tasks per
  * event would cost more than the event); it must return what `JSON.stringify(sortKeys(record))` would.
  */
 export function serializeState(
@@ -107,25 +96,9 @@ export function serializeState(
   return `{${parts.join(",")}}\n`;
 }
 
-/** A record's serialised form, as serializeState writes it. */
+/** A record's serialized form, as serializeState writes it. */
 export function serializeTaskRecord(record: TaskRecord): string {
   return JSON.stringify(sortKeys(record));
-}
-
-/** Whether any container of the task definition could become a target under these rules. */
-export function isRelevant(
-  def: TaskDefinitionSpec,
-  task: Pick<TaskView, "group">,
-  labels: LabelNames,
-  selectors: Selector[],
-): boolean {
-  if (def.containers.some((c) => declaresEndpoints(c.dockerLabels, labels))) return true;
-  const service = serviceNameOf(task.group);
-  return selectors.some(
-    (s) =>
-      (!s.family || s.family.test(def.family)) &&
-      (!s.service || (service !== undefined && s.service.test(service))),
-  );
 }
 
 export type EventDecision = "stale" | "upsert" | "remove" | "ignore";

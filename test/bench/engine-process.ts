@@ -127,7 +127,7 @@ export class EngineProcess {
         result = this.store.remove(a as ObjectRef);
         break;
       default:
-        result = this.store.listClusters(a as string, b as string);
+        result = this.store.listPublishedClusters(a as string, b as string);
     }
     result.then(
       (value) => reply(value),

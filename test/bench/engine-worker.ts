@@ -4,20 +4,18 @@
  * `invoke()`, the handler's own path from raw event to summary. Only the S3 output is replaced, by a store
  * in the driver process, and the time spent waiting for it is measured so it can be left out.
  */
-import { CallCounter } from "../../lambda/aws/call-counter.js";
-import { createClients } from "../../lambda/aws/clients.js";
-import { SdkEcsReadApi } from "../../lambda/aws/ecs-read-api.js";
+import { composeEngine } from "../../lambda/compose.js";
 import { loadEngineConfig } from "../../lambda/config.js";
-import { createCaches } from "../../lambda/discovery/caches.js";
-import type { EngineDeps, Log } from "../../lambda/engine.js";
+import type { Log } from "../../lambda/engine/deps.js";
+import { ClusterListingError } from "../../lambda/engine/summary.js";
 import { invoke } from "../../lambda/invoke.js";
-import {
-  type ObjectKind,
-  type ObjectRef,
-  objectKey,
-  type StoredObject,
-  type TargetOutput,
+import type {
+  ObjectKind,
+  ObjectRef,
+  StoredObject,
+  TargetOutput,
 } from "../../lambda/publish/target-output.js";
+import { objectKey } from "../../lambda/shared/file-sd.js";
 import type { FromEngine, InvokeReport, StoreMethod, ToEngine } from "./protocol.js";
 
 const started = performance.now();
@@ -63,8 +61,8 @@ class DriverStoreOutput implements TargetOutput {
   async remove(ref: ObjectRef): Promise<void> {
     await storeCall("remove", [ref]);
   }
-  listClusters(accountId: string, region: string): Promise<string[]> {
-    return storeCall("listClusters", [accountId, region]) as Promise<string[]>;
+  listPublishedClusters(accountId: string, region: string): Promise<string[]> {
+    return storeCall("listPublishedClusters", [accountId, region]) as Promise<string[]>;
   }
 }
 
@@ -84,19 +82,12 @@ const log: Log = {
   error: note("error"),
 };
 
-const config = loadEngineConfig(process.env);
-const region = process.env.AWS_REGION ?? "us-east-1";
-const counter = new CallCounter();
-const clients = createClients({ maxAttempts: config.maxAttempts, counter, region });
-const deps: EngineDeps = {
-  api: new SdkEcsReadApi(clients.ecs, clients.ec2),
-  output: new DriverStoreOutput(process.env.BENCH_STORE ?? "default"),
-  config,
-  caches: createCaches(),
+const { deps } = composeEngine({
+  config: loadEngineConfig(process.env),
   log,
-  counter,
-  region,
-};
+  region: process.env.AWS_REGION ?? "us-east-1",
+  output: new DriverStoreOutput(process.env.BENCH_STORE ?? "default"),
+});
 
 async function run(event: unknown): Promise<InvokeReport> {
   Object.assign(storage, { busyMs: 0, calls: 0 });
@@ -106,9 +97,8 @@ async function run(event: unknown): Promise<InvokeReport> {
   try {
     ({ summary } = await invoke(event, deps));
   } catch (error) {
-    const attached = (error as { summary?: InvokeReport["summary"] }).summary;
-    if (!attached) throw error;
-    summary = attached;
+    if (!(error instanceof ClusterListingError)) throw error;
+    summary = error.summary;
   }
   const wallMs = performance.now() - t0;
   const { targetGroups: _, ...rest } = summary as InvokeReport["summary"] & { targetGroups?: unknown };

@@ -1,11 +1,10 @@
-import {
-  CLUSTER_NAME,
-  type ObjectKind,
-  type ObjectRef,
-  objectKey,
-  type StoredObject,
-  type TargetOutput,
+import type {
+  ObjectKind,
+  ObjectRef,
+  StoredObject,
+  TargetOutput,
 } from "../../lambda/publish/target-output.js";
+import { objectKey, parseObjectKey } from "../../lambda/shared/file-sd.js";
 
 export interface WriteStats {
   writes: { targets: number; state: number };
@@ -62,12 +61,14 @@ export class MemoryTargetOutput implements TargetOutput {
     this.objects.delete(this.locationOf(ref, "state"));
   }
 
-  async listClusters(accountId: string, region: string): Promise<string[]> {
-    const prefix = `memory://${this.name}/${this.prefixes.targets}${accountId}/${region}/`;
-    return [...this.objects.keys()]
-      .filter((k) => k.startsWith(prefix) && k.endsWith(".json"))
-      .map((k) => k.slice(prefix.length, -".json".length))
-      .filter((n) => CLUSTER_NAME.test(n));
+  async listPublishedClusters(accountId: string, region: string): Promise<string[]> {
+    const prefix = `memory://${this.name}/${this.prefixes.targets}`;
+    return [...this.objects.keys()].flatMap((key) => {
+      const parsed = parseObjectKey(key, prefix);
+      return parsed.ok && parsed.ref.accountId === accountId && parsed.ref.region === region
+        ? [parsed.ref.name]
+        : [];
+    });
   }
 
   /** The file_sd bodies by key, to compare what two ways of getting there published. */

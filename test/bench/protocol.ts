@@ -1,11 +1,11 @@
-import type { RunSummary } from "../../lambda/engine.js";
+import type { RunSummary } from "../../lambda/engine/summary.js";
 
 /**
  * Messages between the benchmark driver and an engine process. Each engine process plays one Lambda
  * execution environment: module-scope SDK clients and caches that live as long as the process, objects in
  * a store the driver holds (so two processes can share it, as two Lambdas share a bucket).
  */
-export type StoreMethod = "read" | "write" | "remove" | "listClusters";
+export type StoreMethod = "read" | "write" | "remove" | "listPublishedClusters";
 
 export type ToEngine =
   | { kind: "invoke"; id: number; event: unknown }

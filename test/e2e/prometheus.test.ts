@@ -11,7 +11,8 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CallCounter } from "../../lambda/aws/call-counter.js";
 import { createClients } from "../../lambda/aws/clients.js";
-import type { EngineDeps, RunSummary } from "../../lambda/engine.js";
+import type { EngineDeps } from "../../lambda/engine/deps.js";
+import type { RunSummary } from "../../lambda/engine/summary.js";
 import { invoke } from "../../lambda/invoke.js";
 import { DirectoryTargetOutput } from "../../lambda/publish/directory-output.js";
 import { S3TargetOutput } from "../../lambda/publish/s3-output.js";

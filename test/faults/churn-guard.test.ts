@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EcsReadApi } from "../../lambda/aws/ecs-read-api.js";
-import { DiscoveryEngine } from "../../lambda/engine.js";
-import { parseTrigger } from "../../lambda/events/parse-trigger.js";
+import { DiscoveryEngine } from "../../lambda/engine/run.js";
 import { DirectoryTargetOutput } from "../../lambda/publish/directory-output.js";
+import { parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 import { type StandIn, startStandIn } from "../standin/index.js";
 import { engineAgainst, type LogLine } from "../support/engine-harness.js";
 

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { RunSummary } from "../../lambda/engine.js";
-import { parseTrigger, type Trigger } from "../../lambda/events/parse-trigger.js";
+import type { RunSummary } from "../../lambda/engine/summary.js";
 import type { ObjectRef, TargetOutput } from "../../lambda/publish/target-output.js";
+import { parseTrigger, type Trigger } from "../../lambda/triggers/parse-trigger.js";
 import { createS3Client } from "../../sidecar/app.js";
 import { FsLocalDir } from "../../sidecar/localdir.js";
 import { memoryLogger } from "../../sidecar/log.js";
@@ -509,7 +509,7 @@ describe("the Lambda killed, and runs at once", () => {
             locationOf: (ref, kind) => inner.locationOf(ref, kind),
             read: (ref, kind) => gate(() => inner.read(ref, kind)),
             remove: (ref) => gate(() => inner.remove(ref)),
-            listClusters: (a, r) => gate(() => inner.listClusters(a, r)),
+            listPublishedClusters: (a, r) => gate(() => inner.listPublishedClusters(a, r)),
             write: (ref: ObjectRef, body, expected, kind) =>
               gate(async () => {
                 const etag = await inner.write(ref, body, expected, kind);

@@ -4,16 +4,17 @@
  * conditional writes), but with short timeouts and few attempts so "beyond retries" is reached quickly.
  */
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { CallCounter } from "../../lambda/aws/call-counter.js";
-import { createClients } from "../../lambda/aws/clients.js";
-import { type EcsReadApi, SdkEcsReadApi } from "../../lambda/aws/ecs-read-api.js";
+import type { CallCounter } from "../../lambda/aws/call-counter.js";
+import type { EcsReadApi } from "../../lambda/aws/ecs-read-api.js";
+import { composeEngine } from "../../lambda/compose.js";
 import { loadEngineConfig } from "../../lambda/config.js";
-import { serializeGroups } from "../../lambda/core/targets.js";
-import { createCaches, type DiscoveryCaches } from "../../lambda/discovery/caches.js";
-import { DiscoveryEngine, type Log } from "../../lambda/engine.js";
-import { parseTrigger } from "../../lambda/events/parse-trigger.js";
+import type { DiscoveryCaches } from "../../lambda/discovery/caches.js";
+import type { Log } from "../../lambda/engine/deps.js";
+import { DiscoveryEngine } from "../../lambda/engine/run.js";
 import { S3TargetOutput } from "../../lambda/publish/s3-output.js";
 import type { TargetOutput } from "../../lambda/publish/target-output.js";
+import { serializeGroups } from "../../lambda/shared/file-sd.js";
+import { parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 import { validateFileSd } from "../../sidecar/filesd.js";
 import { type StandIn, startStandIn } from "../standin/index.js";
 import { type LogLine, recordingLog } from "../support/engine-harness.js";
@@ -89,31 +90,24 @@ export interface EngineOptions {
 
 /** An engine as a fresh Lambda instance would have it: own clients, own caches, S3 through the proxy. */
 export function buildEngine(world: World, options: EngineOptions = {}): BuiltEngine {
-  const config = loadEngineConfig(options.env ?? {});
-  const counter = new CallCounter();
-  const clients = createClients({
-    maxAttempts: options.maxAttempts ?? 2,
-    counter,
-    region: world.region,
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    connectionTimeoutMs: REQUEST_TIMEOUT_MS,
-  });
-  const base = new S3TargetOutput(clients.s3, BUCKET, TARGETS, STATE);
-  const output = options.wrapOutput ? options.wrapOutput(base) : base;
-  const sdkApi = new SdkEcsReadApi(clients.ecs, clients.ec2);
-  const api = options.wrapApi ? options.wrapApi(sdkApi) : sdkApi;
   const recorded = recordingLog();
-  const engine = new DiscoveryEngine({
-    api,
-    output,
-    config,
-    caches: options.caches ?? createCaches(),
+  const { deps } = composeEngine({
+    config: loadEngineConfig(options.env ?? {}),
     log: options.log ?? recorded.log,
-    counter,
     region: world.region,
     accountId: world.account,
+    maxAttempts: options.maxAttempts ?? 2,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    connectionTimeoutMs: REQUEST_TIMEOUT_MS,
+    output: (clients) => {
+      const base = new S3TargetOutput(clients.s3, BUCKET, TARGETS, STATE);
+      return options.wrapOutput ? options.wrapOutput(base) : base;
+    },
+    ...(options.caches ? { caches: options.caches } : {}),
+    ...(options.wrapApi ? { wrapApi: options.wrapApi } : {}),
   });
-  return { engine, lines: recorded.lines, output, api, counter };
+  const { output, api, counter } = deps;
+  return { engine: new DiscoveryEngine(deps), lines: recorded.lines, output, api, counter };
 }
 
 export const targetsKey = (world: World, cluster: string) =>

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createCaches } from "../../lambda/discovery/caches.js";
-import { parseTrigger } from "../../lambda/events/parse-trigger.js";
 import { DirectoryTargetOutput } from "../../lambda/publish/directory-output.js";
+import { parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 import { generateFleet, type StandIn, startStandIn } from "../standin/index.js";
 import { engineAgainst } from "../support/engine-harness.js";
 

@@ -7,15 +7,18 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { CallCounter } from "../../lambda/aws/call-counter.js";
-import { isClusterRef, loadEngineConfig } from "../../lambda/config.js";
+import { loadEngineConfig } from "../../lambda/config.js";
 import type { TaskDefinitionSpec } from "../../lambda/core/model.js";
-import { buildTargetGroups, serializeGroups } from "../../lambda/core/targets.js";
+import { buildTargetGroups } from "../../lambda/core/targets.js";
 import { createCaches } from "../../lambda/discovery/caches.js";
-import type { EngineDeps, RunSummary } from "../../lambda/engine.js";
-import { InputError, parseTrigger } from "../../lambda/events/parse-trigger.js";
+import type { EngineDeps } from "../../lambda/engine/deps.js";
+import type { RunSummary } from "../../lambda/engine/summary.js";
 import { invoke } from "../../lambda/invoke.js";
 import type { StoredObject } from "../../lambda/publish/target-output.js";
+import { serializeGroups } from "../../lambda/shared/file-sd.js";
+import { isClusterRef } from "../../lambda/shared/settings.js";
 import { type ClusterState, STATE_SCHEMA, serializeState } from "../../lambda/state/cluster-state.js";
+import { InputError, parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 import { validateFileSd } from "../../sidecar/filesd.js";
 import { recordingLog } from "../support/engine-harness.js";
 import { RecordingOutput, RefusingApi } from "./recording.js";
@@ -72,7 +75,7 @@ function seed(): Map<string, StoredObject> {
     tasks: Object.values(state.tasks),
     taskDefinitions: new Map([[TD, DEF]]),
     hosts: new Map(),
-    rules: { labels: loadEngineConfig({}).labels, selectors: [], includeTags: false },
+    rules: loadEngineConfig({}).rules,
   }).groups;
   return new Map([
     [`state/${ACCOUNT}/${REGION}/prod.json`, { body: serializeState(state), etag: '"s1"' }],

@@ -6,10 +6,11 @@
  */
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_LABELS } from "../../lambda/config.js";
 import type { ContainerDefinitionSpec, TaskDefinitionSpec, TaskView } from "../../lambda/core/model.js";
 import { durationMs, parseEndpoints } from "../../lambda/core/scrape-labels.js";
-import { buildTargetGroups, serializeGroups } from "../../lambda/core/targets.js";
+import { buildTargetGroups } from "../../lambda/core/targets.js";
+import { serializeGroups } from "../../lambda/shared/file-sd.js";
+import { DEFAULT_LABEL_NAMES as DEFAULT_LABELS } from "../../lambda/shared/settings.js";
 import { validateFileSd } from "../../sidecar/filesd.js";
 import { Tally } from "./tally.js";
 

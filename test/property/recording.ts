@@ -56,7 +56,7 @@ export class RecordingOutput implements TargetOutput {
     }
   }
 
-  async listClusters(accountId: string, region: string): Promise<string[]> {
+  async listPublishedClusters(accountId: string, region: string): Promise<string[]> {
     const prefix = `targets/${accountId}/${region}/`;
     return [...this.objects.keys()]
       .filter((k) => k.startsWith(prefix))

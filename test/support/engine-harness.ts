@@ -1,9 +1,8 @@
-import { CallCounter } from "../../lambda/aws/call-counter.js";
-import { createClients } from "../../lambda/aws/clients.js";
-import { SdkEcsReadApi } from "../../lambda/aws/ecs-read-api.js";
+import { composeEngine } from "../../lambda/compose.js";
 import { loadEngineConfig } from "../../lambda/config.js";
-import { createCaches, type DiscoveryCaches } from "../../lambda/discovery/caches.js";
-import { DiscoveryEngine, type EngineDeps, type Log } from "../../lambda/engine.js";
+import type { DiscoveryCaches } from "../../lambda/discovery/caches.js";
+import type { EngineDeps, Log } from "../../lambda/engine/deps.js";
+import { DiscoveryEngine } from "../../lambda/engine/run.js";
 import type { TargetOutput } from "../../lambda/publish/target-output.js";
 import type { StandIn } from "../standin/index.js";
 
@@ -31,22 +30,14 @@ export function engineAgainst(
   options: { env?: Record<string, string>; caches?: DiscoveryCaches; log?: Log; maxAttempts?: number } = {},
 ): { engine: DiscoveryEngine; deps: EngineDeps; lines: LogLine[] } {
   Object.assign(process.env, standIn.env());
-  const config = loadEngineConfig(options.env ?? {});
-  const counter = new CallCounter();
-  const clients = createClients({
-    maxAttempts: options.maxAttempts ?? config.maxAttempts,
-    counter,
-    region: standIn.region,
-  });
   const recorded = recordingLog();
-  const deps: EngineDeps = {
-    api: new SdkEcsReadApi(clients.ecs, clients.ec2),
-    output,
-    config,
-    caches: options.caches ?? createCaches(),
+  const { deps } = composeEngine({
+    config: loadEngineConfig(options.env ?? {}),
     log: options.log ?? recorded.log,
-    counter,
     region: standIn.region,
-  };
+    output,
+    ...(options.caches ? { caches: options.caches } : {}),
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+  });
   return { engine: new DiscoveryEngine(deps), deps, lines: recorded.lines };
 }

@@ -6,10 +6,11 @@ import { CallCounter } from "../../lambda/aws/call-counter.js";
 import type { ClusterListing, ContainerInstanceInfo, EcsReadApi } from "../../lambda/aws/ecs-read-api.js";
 import { loadEngineConfig } from "../../lambda/config.js";
 import { createCaches } from "../../lambda/discovery/caches.js";
-import { DiscoveryEngine, type EngineDeps, type Log } from "../../lambda/engine.js";
-import { parseTrigger } from "../../lambda/events/parse-trigger.js";
+import type { EngineDeps, Log } from "../../lambda/engine/deps.js";
+import { DiscoveryEngine } from "../../lambda/engine/run.js";
 import { DirectoryTargetOutput, writeFileAtomic } from "../../lambda/publish/directory-output.js";
 import type { ObjectRef, StoredObject, TargetOutput } from "../../lambda/publish/target-output.js";
+import { parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 
 const ACCOUNT = "123456789012";
 const arn = (name: string) => `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/${name}`;
@@ -263,7 +264,7 @@ describe("reconcile", () => {
       locationOf: (ref, kind) => inner.locationOf(ref, kind),
       read: (ref, kind) => inner.read(ref, kind),
       remove: (ref) => inner.remove(ref),
-      listClusters: (a, r) => inner.listClusters(a, r),
+      listPublishedClusters: (a, r) => inner.listPublishedClusters(a, r),
       async write(ref: ObjectRef, body: string, expected: StoredObject | undefined, kind) {
         if (interfere-- > 0) await writeFileAtomic(inner.locationOf(ref, kind), "{}\n");
         return inner.write(ref, body, expected, kind);
@@ -448,7 +449,7 @@ describe("events", () => {
 
 describe("conflict back-off", () => {
   it("pauses a random share of a window that doubles per attempt, capped at 2 s", async () => {
-    const { conflictBackoffMs } = await import("../../lambda/engine.js");
+    const { conflictBackoffMs } = await import("../../lambda/engine/refresh-cluster.js");
     expect(conflictBackoffMs(1, () => 0)).toBe(0);
     expect(conflictBackoffMs(1, () => 0.999)).toBe(99);
     expect(conflictBackoffMs(3, () => 0.5)).toBe(200);

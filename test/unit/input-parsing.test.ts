@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEngineConfig, loadLambdaConfig } from "../../lambda/config.js";
-import { InputError, parseTrigger } from "../../lambda/events/parse-trigger.js";
+import { loadEngineConfig, loadLambdaConfig } from "../../lambda/config.js";
+import { ConfigError } from "../../lambda/shared/settings.js";
+import { InputError, parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 
 const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`../fixtures/aws-events/${name}`, import.meta.url), "utf-8"));
@@ -9,9 +10,9 @@ const fixture = (name: string) =>
 describe("configuration", () => {
   it("has the old tool's label names by default", () => {
     const config = loadEngineConfig({});
-    expect(config.labels.port).toBe("PROMETHEUS_EXPORTER_PORT");
+    expect(config.rules.labels.port).toBe("PROMETHEUS_EXPORTER_PORT");
     expect(config.clusters).toEqual([]);
-    expect(config.includeTags).toBe(false);
+    expect(config.rules.includeTags).toBe(false);
   });
 
   it("reads every variable", () => {
@@ -24,12 +25,12 @@ describe("configuration", () => {
       SELECTORS: '[{"family":"legacy-.*","port":9100}]',
     });
     expect(config.clusters).toEqual(["prod", "arn:aws:ecs:us-east-1:123456789012:cluster/staging"]);
-    expect(config.labels.port).toBe("com.prometheus-ecs-discovery.port");
-    expect(config.filter).toEqual({ name: "SCRAPE", value: "yes" });
-    expect(config.includeTags).toBe(true);
+    expect(config.rules.labels.port).toBe("com.prometheus-ecs-discovery.port");
+    expect(config.rules.filter).toEqual({ name: "SCRAPE", value: "yes" });
+    expect(config.rules.includeTags).toBe(true);
     expect(config.maxConcurrency).toBe(4);
-    expect(config.selectors[0]?.family?.test("legacy-api")).toBe(true);
-    expect(config.selectors[0]?.family?.test("not-legacy-api")).toBe(false);
+    expect(config.rules.selectors[0]?.family?.test("legacy-api")).toBe(true);
+    expect(config.rules.selectors[0]?.family?.test("not-legacy-api")).toBe(false);
   });
 
   it.each([
@@ -52,8 +53,11 @@ describe("configuration", () => {
   it.each([
     ["TARGETS_BUCKET", {}],
     ["TARGETS_BUCKET", { TARGETS_BUCKET: "Not_A_Bucket" }],
-    ["TARGETS_PREFIX", { TARGETS_BUCKET: "b-1", TARGETS_PREFIX: "/abs" }],
+    ["TARGETS_PREFIX", { TARGETS_BUCKET: "b-1", TARGETS_PREFIX: "/abs/" }],
+    ["TARGETS_PREFIX", { TARGETS_BUCKET: "b-1", TARGETS_PREFIX: "no-slash" }],
+    ["TARGETS_PREFIX", { TARGETS_BUCKET: "b-1", TARGETS_PREFIX: "a*/" }],
     ["STATE_PREFIX", { TARGETS_BUCKET: "b-1", TARGETS_PREFIX: "sd/", STATE_PREFIX: "sd/state/" }],
+    ["STATE_PREFIX", { TARGETS_BUCKET: "b-1", TARGETS_PREFIX: "state/targets/" }],
   ])("the Lambda names %s when it is missing or bad", (variable, env) => {
     expect(() => loadLambdaConfig(env)).toThrow(new RegExp(`^configuration: ${variable} `));
   });

@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { StateMemo } from "../../lambda/discovery/caches.js";
 import {
   type ClusterState,
   emptyState,
   serializeState,
   type TaskRecord,
 } from "../../lambda/state/cluster-state.js";
+import { StateMemo } from "../../lambda/state/memo.js";
 
 const CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 

@@ -1,13 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LABELS, parseSelectors } from "../../lambda/config.js";
+import { hostPortFor } from "../../lambda/core/addresses.js";
+import { sanitizeLabelName } from "../../lambda/core/group-labels.js";
 import type { HostInfo, TaskDefinitionSpec, TaskView } from "../../lambda/core/model.js";
+import { compileSelector, type TargetRules } from "../../lambda/core/rules.js";
+import { buildTargetGroups } from "../../lambda/core/targets.js";
+import { serializeGroups } from "../../lambda/shared/file-sd.js";
 import {
-  buildTargetGroups,
-  hostPortFor,
-  sanitizeLabelName,
-  serializeGroups,
-  type TargetRules,
-} from "../../lambda/core/targets.js";
+  DEFAULT_LABEL_NAMES as DEFAULT_LABELS,
+  parseSelectors as readSelectors,
+} from "../../lambda/shared/settings.js";
+
+const parseSelectors = (raw: string) => readSelectors(raw).map(compileSelector);
 
 const CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
 const CI = "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/ci-1";

@@ -1,4 +1,9 @@
-/** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
+/** Bounded concurrency for the whole project (the function's reads, the sidecar's fetches). Dependency-free. */
+
+/**
+ * Runs `fn` over `items` with at most `limit` in flight; results keep the input order. The first failure
+ * rejects at once, and no new item starts after it.
+ */
 export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
@@ -22,6 +27,7 @@ export async function mapLimit<T, R>(
   return results;
 }
 
+/** `items` in slices of at most `size` (AWS batch limits). */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));

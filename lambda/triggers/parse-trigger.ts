@@ -1,6 +1,7 @@
-import { isClusterRef } from "../config.js";
 import { parseClusterArn, type TaskView } from "../core/model.js";
 import { normalizeTask } from "../core/normalize.js";
+import { isClusterRef } from "../shared/settings.js";
+import { isRecord } from "../shared/values.js";
 
 export interface TaskEventTrigger {
   kind: "task-event";
@@ -50,10 +51,6 @@ export class InputError extends Error {
 
 const EXPECTED =
   'expected an "ECS Task State Change" event, a "Scheduled Event", {"action":"resync"} or an SQS batch of events';
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function preview(value: unknown): string {
   let text: string;
@@ -111,7 +108,7 @@ function parseResync(input: Record<string, unknown>): ResyncTrigger {
 
 function parseTaskEvent(input: Record<string, unknown>): TaskEventTrigger {
   const detail = input.detail;
-  if (!isObject(detail)) throw new InputError('ECS Task State Change event has no "detail" object');
+  if (!isRecord(detail)) throw new InputError('ECS Task State Change event has no "detail" object');
   const clusterArn = detail.clusterArn;
   const taskArn = detail.taskArn;
   if (typeof clusterArn !== "string" || !parseClusterArn(clusterArn)) {
@@ -136,7 +133,7 @@ function parseTaskEvent(input: Record<string, unknown>): TaskEventTrigger {
 }
 
 export function parseSingle(input: unknown): SingleTrigger {
-  if (!isObject(input)) throw new InputError(`${EXPECTED}; got ${preview(input)}`);
+  if (!isRecord(input)) throw new InputError(`${EXPECTED}; got ${preview(input)}`);
   if ("action" in input) {
     if (input.action === "resync") return parseResync(input);
     throw new InputError(`unknown action ${preview(input.action)}; the only action is "resync"`);
@@ -155,10 +152,10 @@ export function parseSingle(input: unknown): SingleTrigger {
 
 /** Classifies the handler's input. Throws InputError for anything it does not recognise. */
 export function parseTrigger(input: unknown): Trigger {
-  if (isObject(input) && Array.isArray(input.Records)) {
+  if (isRecord(input) && Array.isArray(input.Records)) {
     const items: QueueItem[] = input.Records.map((record: unknown, i: number): QueueItem => {
-      const messageId = isObject(record) && typeof record.messageId === "string" ? record.messageId : `#${i}`;
-      if (!isObject(record) || record.eventSource !== "aws:sqs" || typeof record.body !== "string") {
+      const messageId = isRecord(record) && typeof record.messageId === "string" ? record.messageId : `#${i}`;
+      if (!isRecord(record) || record.eventSource !== "aws:sqs" || typeof record.body !== "string") {
         return { messageId, error: "not an SQS record with a string body" };
       }
       let body: unknown;

@@ -1,0 +1,119 @@
+/**
+ * Where a container's endpoint is reached, by network mode: bridge and host through the EC2 host's
+ * private IP (bridge: the host port bound to the container port), awsvpc through the task's ENI.
+ */
+import { isIP } from "node:net";
+import {
+  type ContainerDefinitionSpec,
+  type ContainerView,
+  type HostInfo,
+  type NetworkBinding,
+  type TaskView,
+  usesHostAddress,
+} from "./model.js";
+import type { EndpointSpec } from "./scrape-labels.js";
+
+function isIpv6(bindIP: string | undefined): boolean {
+  return bindIP?.includes(":") ?? false;
+}
+
+function tcp(binding: NetworkBinding): boolean {
+  return binding.protocol === undefined || binding.protocol.toLowerCase() === "tcp";
+}
+
+function parseRange(range: string | undefined): [number, number] | undefined {
+  const m = range ? /^(\d+)-(\d+)$/.exec(range) : null;
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** The host port bound to a container port; IPv4 bindings first, since the agent may report each twice. */
+export function hostPortFor(bindings: NetworkBinding[], containerPort: number): number | undefined {
+  const ordered = [...bindings.filter((b) => !isIpv6(b.bindIP)), ...bindings.filter((b) => isIpv6(b.bindIP))];
+  for (const b of ordered) {
+    if (!tcp(b)) continue;
+    if (b.containerPort === containerPort && b.hostPort) return b.hostPort;
+    const containerRange = parseRange(b.containerPortRange);
+    const hostRange = parseRange(b.hostPortRange);
+    if (
+      containerRange &&
+      hostRange &&
+      containerPort >= containerRange[0] &&
+      containerPort <= containerRange[1]
+    ) {
+      return hostRange[0] + (containerPort - containerRange[0]);
+    }
+  }
+  return undefined;
+}
+
+/** Dynamic-export mode: the container must publish exactly one TCP host port. */
+function singleHostPort(bindings: NetworkBinding[]): number | undefined {
+  const ports = new Set(bindings.filter((b) => tcp(b) && b.hostPort).map((b) => b.hostPort as number));
+  return ports.size === 1 ? [...ports][0] : undefined;
+}
+
+function singleContainerPort(def: ContainerDefinitionSpec): number | undefined {
+  const ports = new Set(
+    def.portMappings.filter((m) => tcp(m) && m.containerPort).map((m) => m.containerPort as number),
+  );
+  return ports.size === 1 ? [...ports][0] : undefined;
+}
+
+export type ResolvedAddress = { ip: string; port: number; hostLabels: Record<string, string> };
+type Resolved = ResolvedAddress | { problem: string };
+
+export function resolveAddress(
+  task: TaskView,
+  mode: string,
+  def: ContainerDefinitionSpec,
+  container: ContainerView | undefined,
+  endpoint: EndpointSpec,
+  hosts: ReadonlyMap<string, HostInfo>,
+): Resolved {
+  if (mode === "none") return { problem: 'network mode "none" has no address to scrape' };
+  if (mode === "awsvpc") {
+    const ip = container?.privateIpv4Address ?? task.eniPrivateIp;
+    if (!ip) return { problem: "the task has no ENI address yet" };
+    // Events are input: one malformed address would make the sidecar refuse the whole cluster's object.
+    if (!isIP(ip))
+      return { problem: `the task's ENI address ${JSON.stringify(ip.slice(0, 64))} is not an IP address` };
+    const port = endpoint.port ?? singleContainerPort(def);
+    if (port === undefined)
+      return { problem: "dynamic export needs exactly one port mapping in awsvpc mode" };
+    return { ip, port, hostLabels: {} };
+  }
+  if (!usesHostAddress(mode)) return { problem: `network mode "${mode}" is not supported` };
+  if (!task.containerInstanceArn) return { problem: `${mode} mode task has no container instance` };
+  const host = hosts.get(task.containerInstanceArn);
+  if (!host)
+    return { problem: `container instance ${task.containerInstanceArn} could not be resolved to a host` };
+  if (host.external)
+    return { problem: "runs on an ECS Anywhere (external) instance, which has no EC2 address" };
+  if (!host.privateIp) {
+    return {
+      problem: `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} of the container instance was not found`,
+    };
+  }
+  if (!isIP(host.privateIp)) {
+    return { problem: `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} has no usable private IP address` };
+  }
+  const hostLabels: Record<string, string> = { __meta_ecs_container_instance_arn: host.containerInstanceArn };
+  if (host.ec2InstanceId) hostLabels.__meta_ecs_ec2_instance_id = host.ec2InstanceId;
+  hostLabels.__meta_ecs_ec2_instance_private_ip = host.privateIp;
+  const bindings = container?.networkBindings ?? [];
+  let port: number | undefined;
+  if (endpoint.port === undefined) {
+    port = singleHostPort(bindings) ?? (mode === "host" ? singleContainerPort(def) : undefined);
+    if (port === undefined) return { problem: "dynamic export needs exactly one published host port" };
+  } else if (mode === "host") {
+    port = endpoint.port;
+  } else {
+    port = hostPortFor(bindings, endpoint.port);
+    if (port === undefined) return { problem: `container port ${endpoint.port} has no host port binding` };
+  }
+  return { ip: host.privateIp, port, hostLabels };
+}
+
+export function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}

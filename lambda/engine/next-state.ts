@@ -1,0 +1,128 @@
+/**
+ * The compute step of a cluster refresh: the state a cluster should have next, from a full listing
+ * (reconcile) or from task events applied to its recorded state. Reads go through `discovery/`, the
+ * folding is `state/`'s; this module decides which, logs what an operator needs to know, and returns its
+ * counts.
+ */
+import type { ClusterRef, TaskView } from "../core/model.js";
+import { relevantTasks } from "../core/rules.js";
+import type { BuildResult } from "../core/targets.js";
+import { discoverCluster } from "../discovery/discover-cluster.js";
+import { readForEvents } from "../discovery/event-reads.js";
+import { applyEvents, orderEvents, pendingUpserts } from "../state/apply-events.js";
+import { type ClusterState, churnGuard, mergeReconcile } from "../state/cluster-state.js";
+import { deriveTargets } from "../state/memo.js";
+import type { EngineDeps } from "./deps.js";
+import { type ClusterCounts, emptyCounts } from "./summary.js";
+
+export interface NextState {
+  next: ClusterState;
+  mode: "reconcile" | "events";
+  /** Held back by the churn guard: `next` is the current state, marked as such. */
+  held: boolean;
+  reason?: string;
+  /** The targets of `next`, when computing them was part of the step. */
+  built?: BuildResult;
+  counts: ClusterCounts;
+}
+
+export interface StepContext {
+  deps: EngineDeps;
+  cluster: ClusterRef;
+  force: boolean;
+  /** Keep what is parsed and derived for later invocations (see StateMemo). */
+  remember: boolean;
+}
+
+/** Events applied to the recorded state; with no usable state yet, a reconcile first (then the events). */
+export async function nextState(
+  ctx: StepContext,
+  current: ClusterState | undefined,
+  events: readonly TaskView[] | undefined,
+): Promise<NextState> {
+  if (events && current) {
+    const applied = await eventsState(ctx, current, events);
+    return { next: applied.next, mode: "events", held: false, counts: applied.counts };
+  }
+  const reconciled = await reconcileState(ctx, current);
+  if (!events || reconciled.held) return reconciled;
+  // A first event for a cluster bootstraps it; the event may still be newer than the listing.
+  const applied = await eventsState(ctx, reconciled.next, events);
+  const counts = reconciled.counts;
+  counts.warnings += applied.counts.warnings;
+  counts.events = applied.counts.events;
+  return { next: applied.next, mode: "reconcile", held: false, counts };
+}
+
+function warnUnusable(
+  ctx: StepContext,
+  unusable: ReadonlyMap<string, string>,
+  tasks: readonly TaskView[],
+): number {
+  for (const [arn, reason] of unusable) {
+    ctx.deps.log.warn("task definition cannot be described; its tasks are skipped until it can", {
+      cluster: ctx.cluster.name,
+      taskDefinition: arn,
+      tasks: tasks.filter((t) => t.taskDefinitionArn === arn).length,
+      error: reason,
+    });
+  }
+  return unusable.size;
+}
+
+async function eventsState(
+  ctx: StepContext,
+  current: ClusterState,
+  events: readonly TaskView[],
+): Promise<{ next: ClusterState; counts: ClusterCounts }> {
+  const { deps, cluster } = ctx;
+  const { rules, maxConcurrency } = deps.config;
+  const ordered = orderEvents(events);
+  const upserts = pendingUpserts(current, ordered);
+  const reads = await readForEvents(deps.api, deps.caches, cluster, current, upserts, {
+    rules,
+    maxConcurrency,
+  });
+  const counts = emptyCounts();
+  counts.warnings = warnUnusable(ctx, reads.unusable, upserts);
+  const folded = applyEvents(current, ordered, reads, rules, (deps.now ?? Date.now)());
+  counts.events = folded.counts;
+  return { next: folded.state, counts };
+}
+
+async function reconcileState(ctx: StepContext, current: ClusterState | undefined): Promise<NextState> {
+  const { deps, cluster, remember } = ctx;
+  const { rules, maxConcurrency, churnGuardPercent } = deps.config;
+  const now = deps.now ?? Date.now;
+  const memo = deps.caches.memo;
+  const counts = emptyCounts();
+  const startedAt = now();
+  const snapshot = await discoverCluster(deps.api, deps.caches, cluster.arn, { rules, maxConcurrency });
+  counts.warnings = warnUnusable(ctx, snapshot.unusableDefinitions, snapshot.tasks);
+  const relevant = relevantTasks(snapshot.tasks, snapshot.taskDefinitions, rules);
+  const merged = mergeReconcile(current, { ...snapshot, tasks: relevant }, cluster.arn, startedAt, now());
+  let built: BuildResult | undefined;
+  if (current) {
+    const before = new Set(deriveTargets(current, rules, memo, remember).lines);
+    built = deriveTargets(merged.state, rules, memo, remember);
+    const after = new Set(built.lines);
+    for (const line of after) if (!before.has(line)) counts.drift.added++;
+    for (const line of before) if (!after.has(line)) counts.drift.removed++;
+  }
+  const guard = churnGuard(current, merged.unexplainedRemovals, churnGuardPercent, ctx.force);
+  if (guard.hold && current) {
+    counts.heldBack++;
+    deps.log.warn("churn guard: reconcile held back", { cluster: cluster.name, reason: guard.reason });
+    return {
+      next: { ...current, heldBack: { removals: merged.unexplainedRemovals, since: now() } },
+      mode: "reconcile",
+      held: true,
+      ...(guard.reason ? { reason: `churn guard: ${guard.reason}` } : {}),
+      counts,
+    };
+  }
+  if (guard.reason)
+    deps.log.info("churn guard: removal confirmed", { cluster: cluster.name, reason: guard.reason });
+  // The caller publishes merged.state: it can reuse what was derived from it here.
+  return { next: merged.state, mode: "reconcile", held: false, ...(built ? { built } : {}), counts };
+}

@@ -1,0 +1,133 @@
+/**
+ * One cluster's refresh: read its objects → compute the next state and its targets → commit, again from
+ * the top when a concurrent run committed in between. Any failure leaves both objects as they were.
+ */
+import type { ClusterRef, TaskView } from "../core/model.js";
+import { seedCaches } from "../discovery/caches.js";
+import { isClusterGone, isThrottle } from "../shared/aws-errors.js";
+import { describeError } from "../shared/values.js";
+import { deriveTargets } from "../state/memo.js";
+import { commit, readState } from "./cluster-objects.js";
+import type { EngineDeps } from "./deps.js";
+import { nextState } from "./next-state.js";
+import { type ClusterCounts, type ClusterOutcome, type ClusterResult, emptyCounts } from "./summary.js";
+
+/**
+ * Whole read-compute-commit rounds of one cluster. During a storm two queue-driven invocations work on the
+ * same cluster at once; without a randomized pause the slower one can lose every round to the faster one
+ * and hand its whole batch back to SQS, whose visibility timeout is many minutes.
+ */
+const CONFLICT_ATTEMPTS = 8;
+
+/** Full jitter: a random pause up to 50 ms · 2^attempt, capped at 2 s. */
+export function conflictBackoffMs(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(2_000, 50 * 2 ** attempt));
+}
+
+export interface ClusterWork {
+  cluster: ClusterRef;
+  /** Task events to apply to the recorded state; absent for a full listing. */
+  events?: readonly TaskView[];
+  dryRun: boolean;
+  force: boolean;
+}
+
+function addCounts(total: ClusterCounts, part: ClusterCounts): void {
+  total.warnings += part.warnings;
+  total.heldBack += part.heldBack;
+  for (const key of ["applied", "stale", "ignored"] as const) total.events[key] += part.events[key];
+  total.drift.added += part.drift.added;
+  total.drift.removed += part.drift.removed;
+}
+
+export async function refreshCluster(deps: EngineDeps, work: ClusterWork): Promise<ClusterResult> {
+  const { cluster, events } = work;
+  const { output, caches, log } = deps;
+  const ref = { accountId: cluster.accountId, region: cluster.region, name: cluster.name };
+  const object = output.locationOf(ref);
+  // Clusters that events touch are worth keeping parsed and derived between invocations; a reconcile
+  // of the others would only fill the memory of a warm function with what it is unlikely to need.
+  const remember = events !== undefined || caches.memo.states.has(cluster.arn);
+  const counts = emptyCounts();
+  const failed = (status: "gone" | "failed", error: unknown): ClusterResult => ({
+    outcome: {
+      cluster: cluster.name,
+      mode: events ? "events" : "reconcile",
+      status,
+      tasks: 0,
+      targets: 0,
+      object,
+      error: describeError(error),
+    },
+    counts,
+  });
+  try {
+    for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+      const [{ stored, state }, storedTargets] = await Promise.all([
+        readState(output, caches.memo, log, ref, cluster.arn, remember),
+        work.dryRun ? Promise.resolve(undefined) : output.read(ref),
+      ]);
+      seedCaches(caches, state);
+      const step = await nextState({ deps, cluster, force: work.force, remember }, state, events);
+      addCounts(counts, step.counts);
+      const built = step.built ?? deriveTargets(step.next, deps.config.rules, caches.memo, remember);
+      for (const w of built.warnings) {
+        log.warn(w.message, {
+          cluster: cluster.name,
+          task: w.taskArn,
+          container: w.container,
+          label: w.label,
+        });
+      }
+      counts.warnings += built.warnings.length;
+      const outcome: ClusterOutcome = {
+        cluster: cluster.name,
+        mode: step.mode,
+        status: "dry-run",
+        tasks: Object.keys(step.next.tasks).length,
+        targets: built.groups.length,
+        object,
+      };
+      if (work.dryRun) return { outcome, counts, groups: built.groups };
+      const result = await commit(output, caches.memo, {
+        ref,
+        next: step.next,
+        lines: built.lines,
+        storedState: stored,
+        storedTargets,
+        remember,
+      });
+      if (result === "conflict") {
+        log.info("objects changed since they were read; reading again", { cluster: cluster.name, attempt });
+        await (deps.sleep ?? sleep)(conflictBackoffMs(attempt));
+        continue;
+      }
+      if (result === "written")
+        log.info("published", { cluster: cluster.name, targets: built.groups.length, object });
+      if (step.held)
+        return {
+          outcome: { ...outcome, status: "held-back", ...(step.reason ? { reason: step.reason } : {}) },
+          counts,
+        };
+      return { outcome: { ...outcome, status: result }, counts };
+    }
+    throw new Error(`objects kept changing under concurrent runs (${CONFLICT_ATTEMPTS} attempts)`);
+  } catch (error) {
+    if (isClusterGone(error)) {
+      log.warn("cluster no longer exists; its object goes with the next complete listing", {
+        cluster: cluster.name,
+      });
+      return failed("gone", error);
+    }
+    log.error("cluster not published; its last object stays in place", {
+      cluster: cluster.name,
+      error: describeError(error),
+      throttled: isThrottle(error),
+    });
+    return failed("failed", error);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,362 @@
+/**
+ * The settings contract: every environment variable the discovery function reads, its default and its
+ * validation rule. The function's config (at cold start), the CLI and the CDK construct (at synth) all
+ * go through this module, so a renamed variable or a changed default is one edit, and a bad value fails
+ * the same way everywhere, with a message that names the variable.
+ *
+ * Dependency-free: values come out as plain data (patterns as strings); compiling them into the rules
+ * target building uses is `core/rules.ts`'s job.
+ */
+import { DEFAULT_TARGETS_PREFIX } from "./file-sd.js";
+
+export { DEFAULT_TARGETS_PREFIX };
+export const DEFAULT_STATE_PREFIX = "state/";
+
+/** Powertools' service name and the CloudWatch namespace of the function's metrics. */
+export const SERVICE_NAME = "prometheus-ecs-discovery";
+export const METRICS_NAMESPACE = "PrometheusEcsDiscovery";
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`configuration: ${variable} ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Docker label names a container opts in with; each can be renamed by its own variable. */
+export const LABEL_VARIABLES = {
+  port: "PORT_LABEL",
+  path: "PATH_LABEL",
+  scheme: "SCHEME_LABEL",
+  jobName: "JOB_NAME_LABEL",
+  serverName: "SERVER_NAME_LABEL",
+  interval: "INTERVAL_LABEL",
+  timeout: "TIMEOUT_LABEL",
+  dynamicExport: "DYNAMIC_EXPORT_LABEL",
+} as const;
+export type LabelKey = keyof typeof LABEL_VARIABLES;
+
+/** The old poller's label names, so its users' task definitions keep working. */
+export const DEFAULT_LABEL_NAMES: Readonly<Record<LabelKey, string>> = {
+  port: "PROMETHEUS_EXPORTER_PORT",
+  path: "PROMETHEUS_EXPORTER_PATH",
+  scheme: "PROMETHEUS_EXPORTER_SCHEME",
+  jobName: "PROMETHEUS_EXPORTER_JOB_NAME",
+  serverName: "PROMETHEUS_EXPORTER_SERVER_NAME",
+  interval: "PROMETHEUS_EXPORTER_INTERVAL",
+  timeout: "PROMETHEUS_EXPORTER_TIMEOUT",
+  dynamicExport: "PROMETHEUS_DYNAMIC_EXPORT",
+};
+
+export const VARIABLES = {
+  clusters: "CLUSTERS",
+  filterLabel: "FILTER_LABEL",
+  selectors: "SELECTORS",
+  include: "INCLUDE",
+  bucket: "TARGETS_BUCKET",
+  targetsPrefix: "TARGETS_PREFIX",
+  statePrefix: "STATE_PREFIX",
+} as const;
+
+/** Whole-number settings: variable, default and largest value (the smallest is always 1). */
+export const NUMBER_SETTINGS = {
+  /** Clusters discovered at once, and describe batches in flight per cluster. */
+  maxConcurrency: { variable: "MAX_CONCURRENCY", default: 8, max: 64 },
+  /** SDK attempts per AWS call (adaptive retry mode). */
+  maxAttempts: { variable: "MAX_ATTEMPTS", default: 6, max: 20 },
+  /** Churn guard: a reconcile removing more than this share of a cluster's tasks unannounced waits once. */
+  churnGuardPercent: { variable: "CHURN_GUARD_PERCENT", default: 50, max: 100 },
+} as const;
+export type NumberSetting = keyof typeof NUMBER_SETTINGS;
+
+/** A container must carry `name` (and, when `value` is set, exactly that value) to be considered. */
+export interface FilterSetting {
+  name: string;
+  value?: string;
+}
+
+/**
+ * A selector as written in `SELECTORS`: makes containers targets without docker labels. Patterns are
+ * regular expressions that must match the whole name; at least one of `family` and `service` is set.
+ */
+export interface SelectorSetting {
+  family?: string;
+  service?: string;
+  container?: string;
+  port: number;
+  path?: string;
+  scheme?: "http" | "https";
+  job?: string;
+}
+
+export interface DiscoverySettings {
+  /** Cluster names or ARNs; empty means every cluster of the region. */
+  clusters: string[];
+  labels: Record<LabelKey, string>;
+  filter?: FilterSetting;
+  selectors: SelectorSetting[];
+  includeTags: boolean;
+  maxConcurrency: number;
+  maxAttempts: number;
+  churnGuardPercent: number;
+}
+
+export interface OutputSettings {
+  bucket: string;
+  /** Prefix of the file_sd objects; objects are `{prefix}{account}/{region}/{cluster}.json`. */
+  prefix: string;
+  /** Prefix of the function's own state objects; kept apart so readers of `prefix` see file_sd JSON only. */
+  statePrefix: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** A variable's value, trimmed; unset and blank are the same. */
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function wholeNumber(env: Env, setting: NumberSetting): number {
+  const { variable, default: fallback, max } = NUMBER_SETTINGS[setting];
+  const raw = read(env, variable);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw new ConfigError(variable, `must be a whole number from 1 to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+const DOCKER_LABEL_NAME = /^[^\s=]+$/;
+const CLUSTER_REF =
+  /^(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}|[A-Za-z0-9_-]{1,255})$/;
+
+/** An ECS cluster name or cluster ARN. */
+export function isClusterRef(value: string): boolean {
+  return CLUSTER_REF.test(value);
+}
+
+/** Names or ARNs separated by commas or white space, deduplicated. */
+export function parseClusterList(raw: string | undefined, variable: string = VARIABLES.clusters): string[] {
+  if (raw === undefined) return [];
+  const items = raw.split(/[,\s]+/).filter((s) => s !== "");
+  const bad = items.find((item) => !CLUSTER_REF.test(item));
+  if (bad !== undefined)
+    throw new ConfigError(variable, `has "${bad}", which is neither an ECS cluster name nor a cluster ARN`);
+  return [...new Set(items)];
+}
+
+export function parseFilterLabel(raw: string | undefined): FilterSetting | undefined {
+  if (raw === undefined) return undefined;
+  const eq = raw.indexOf("=");
+  const name = eq === -1 ? raw : raw.slice(0, eq);
+  if (name === "" || /\s/.test(name))
+    throw new ConfigError(VARIABLES.filterLabel, `must be NAME or NAME=VALUE, got "${raw}"`);
+  return eq === -1 ? { name } : { name, value: raw.slice(eq + 1) };
+}
+
+const SELECTOR_FIELDS = new Set(["family", "service", "container", "port", "path", "scheme", "job"]);
+
+function selectorError(problem: string): ConfigError {
+  return new ConfigError(VARIABLES.selectors, problem);
+}
+
+function pattern(value: unknown, where: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "")
+    throw selectorError(`${where} must be a non-empty string (a regular expression)`);
+  try {
+    new RegExp(`^(?:${value})$`);
+  } catch (error) {
+    throw selectorError(`${where} is not a valid regular expression: ${(error as Error).message}`);
+  }
+  return value;
+}
+
+function parseSelector(entry: unknown, i: number): SelectorSetting {
+  const where = `[${i}]`;
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+    throw selectorError(`${where} must be an object`);
+  const e = entry as Record<string, unknown>;
+  const unknownField = Object.keys(e).find((key) => !SELECTOR_FIELDS.has(key));
+  if (unknownField !== undefined) throw selectorError(`${where} has unknown field "${unknownField}"`);
+  const family = pattern(e.family, `${where}.family`);
+  const service = pattern(e.service, `${where}.service`);
+  if (!family && !service) throw selectorError(`${where} needs "family" or "service"`);
+  const port = e.port;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw selectorError(`${where}.port must be a port number from 1 to 65535`);
+  const selector: SelectorSetting = { port };
+  if (family) selector.family = family;
+  if (service) selector.service = service;
+  const container = pattern(e.container, `${where}.container`);
+  if (container) selector.container = container;
+  if (e.path !== undefined) {
+    if (typeof e.path !== "string" || !e.path.startsWith("/"))
+      throw selectorError(`${where}.path must start with "/"`);
+    selector.path = e.path;
+  }
+  if (e.scheme !== undefined) {
+    if (e.scheme !== "http" && e.scheme !== "https")
+      throw selectorError(`${where}.scheme must be "http" or "https"`);
+    selector.scheme = e.scheme;
+  }
+  if (e.job !== undefined) {
+    if (typeof e.job !== "string" || e.job === "") throw selectorError(`${where}.job must be a string`);
+    selector.job = e.job;
+  }
+  return selector;
+}
+
+/** `SELECTORS`: a JSON array of selector objects. */
+export function parseSelectors(raw: string | undefined): SelectorSetting[] {
+  if (raw === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw selectorError("must be a JSON array of selector objects");
+  }
+  if (!Array.isArray(parsed)) throw selectorError("must be a JSON array of selector objects");
+  return parsed.map(parseSelector);
+}
+
+function parseInclude(raw: string | undefined): boolean {
+  if (raw === undefined) return false;
+  const items = raw.split(/[,\s]+/).filter((s) => s !== "");
+  const bad = items.find((item) => item.toUpperCase() !== "TAGS");
+  if (bad !== undefined) throw new ConfigError(VARIABLES.include, `supports only "TAGS", got "${bad}"`);
+  return items.length > 0;
+}
+
+function labelNames(env: Env): Record<LabelKey, string> {
+  const labels = { ...DEFAULT_LABEL_NAMES };
+  for (const [key, variable] of Object.entries(LABEL_VARIABLES) as [LabelKey, string][]) {
+    const value = read(env, variable);
+    if (value === undefined) continue;
+    if (!DOCKER_LABEL_NAME.test(value))
+      throw new ConfigError(variable, `must be a docker label name without spaces or "=", got "${value}"`);
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/** What discovery needs, from the environment; throws ConfigError naming the first bad variable. */
+export function readDiscoverySettings(env: Env): DiscoverySettings {
+  const settings: DiscoverySettings = {
+    clusters: parseClusterList(read(env, VARIABLES.clusters)),
+    labels: labelNames(env),
+    selectors: parseSelectors(read(env, VARIABLES.selectors)),
+    includeTags: parseInclude(read(env, VARIABLES.include)),
+    maxConcurrency: wholeNumber(env, "maxConcurrency"),
+    maxAttempts: wholeNumber(env, "maxAttempts"),
+    churnGuardPercent: wholeNumber(env, "churnGuardPercent"),
+  };
+  const filter = parseFilterLabel(read(env, VARIABLES.filterLabel));
+  if (filter) settings.filter = filter;
+  return settings;
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export function isBucketName(value: string): boolean {
+  return BUCKET_NAME.test(value);
+}
+
+/** `bucket`, checked; `variable` names where it came from (a variable or a command line flag). */
+export function checkBucket(bucket: string | undefined, variable: string = VARIABLES.bucket): string {
+  if (bucket === undefined)
+    throw new ConfigError(variable, "is required (the S3 bucket for the file_sd objects)");
+  if (!isBucketName(bucket)) throw new ConfigError(variable, `is not a valid S3 bucket name: "${bucket}"`);
+  return bucket;
+}
+
+/**
+ * One rule for every key prefix, wherever it is set: non-empty, ends with "/", and nothing that would
+ * make a key ambiguous or a policy pattern wider than meant (a leading "/", "..", white space, "*", "?",
+ * "\").
+ */
+export function checkPrefix(value: string, variable: string): string {
+  if (value === "" || !value.endsWith("/"))
+    throw new ConfigError(variable, `must be a key prefix ending with "/", got "${value}"`);
+  if (value.startsWith("/") || value.includes("..") || /[\s\\*?]/.test(value)) {
+    throw new ConfigError(
+      variable,
+      `must be an S3 key prefix without a leading "/", "..", spaces, "*", "?" or "\\", got "${value}"`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The state objects must stay out of reach of the file_sd readers, and clean-up of one prefix must never
+ * touch the other: neither prefix may contain the other.
+ */
+export function checkPrefixes(
+  prefix: string,
+  statePrefix: string,
+  names: { prefix: string; statePrefix: string } = {
+    prefix: VARIABLES.targetsPrefix,
+    statePrefix: VARIABLES.statePrefix,
+  },
+): { prefix: string; statePrefix: string } {
+  checkPrefix(prefix, names.prefix);
+  checkPrefix(statePrefix, names.statePrefix);
+  if (statePrefix.startsWith(prefix) || prefix.startsWith(statePrefix)) {
+    throw new ConfigError(
+      names.statePrefix,
+      `"${statePrefix}" and ${names.prefix} "${prefix}" must not overlap (neither may start with the other)`,
+    );
+  }
+  return { prefix, statePrefix };
+}
+
+/** Where the function writes, from the environment. */
+export function readOutputSettings(env: Env): OutputSettings {
+  const bucket = checkBucket(read(env, VARIABLES.bucket));
+  const prefixes = checkPrefixes(
+    read(env, VARIABLES.targetsPrefix) ?? DEFAULT_TARGETS_PREFIX,
+    read(env, VARIABLES.statePrefix) ?? DEFAULT_STATE_PREFIX,
+  );
+  return { bucket, ...prefixes };
+}
+
+/** Discovery settings as a deployment states them; anything left out takes the function's default. */
+export interface DiscoveryInput {
+  clusters?: readonly string[];
+  labels?: Partial<Record<LabelKey, string>>;
+  /** `NAME` or `NAME=VALUE`. */
+  filterLabel?: string;
+  selectors?: readonly SelectorSetting[];
+  includeTags?: boolean;
+  maxConcurrency?: number;
+  maxAttempts?: number;
+  churnGuardPercent?: number;
+}
+
+/**
+ * The inverse of readDiscoverySettings, for the CDK construct: the variables that make the function read
+ * `input`. Checked with the very rules the function applies at cold start, so a bad setting fails the
+ * synth instead of the deployed function.
+ */
+export function discoveryEnvironment(input: DiscoveryInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (input.clusters && input.clusters.length > 0) env[VARIABLES.clusters] = input.clusters.join(",");
+  for (const [key, variable] of Object.entries(LABEL_VARIABLES) as [LabelKey, string][]) {
+    const value = input.labels?.[key];
+    if (value !== undefined) env[variable] = value;
+  }
+  if (input.filterLabel !== undefined) env[VARIABLES.filterLabel] = input.filterLabel;
+  if (input.selectors && input.selectors.length > 0)
+    env[VARIABLES.selectors] = JSON.stringify(input.selectors);
+  if (input.includeTags) env[VARIABLES.include] = "TAGS";
+  for (const setting of Object.keys(NUMBER_SETTINGS) as NumberSetting[]) {
+    const value = input[setting];
+    if (value !== undefined) env[NUMBER_SETTINGS[setting].variable] = String(value);
+  }
+  readDiscoverySettings(env);
+  return env;
+}
