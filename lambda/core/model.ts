@@ -1,5 +1,5 @@
 /**
- * The engine's own view of ECS objects: only the fields target building needs, normalised from either
+ * The engine's own view of ECS objects: only the fields target building needs, normalized from either
  * DescribeTasks output or an EventBridge task event (whose shapes differ in timestamps and attachment
  * types), so the pure core never sees the difference.
  */

@@ -4,6 +4,7 @@
  */
 import type { ClusterRef, TaskView } from "../core/model.js";
 import { seedCaches } from "../discovery/caches.js";
+import type { ObjectRef } from "../publish/target-output.js";
 import { isClusterGone, isThrottle } from "../shared/aws-errors.js";
 import { describeError } from "../shared/values.js";
 import { deriveTargets } from "../state/memo.js";
@@ -40,92 +41,113 @@ function addCounts(total: ClusterCounts, part: ClusterCounts): void {
   total.drift.removed += part.drift.removed;
 }
 
+/** One cluster's objects and what a round needs to know about them. */
+interface Round {
+  deps: EngineDeps;
+  work: ClusterWork;
+  ref: ObjectRef;
+  object: string;
+  remember: boolean;
+  counts: ClusterCounts;
+}
+
 export async function refreshCluster(deps: EngineDeps, work: ClusterWork): Promise<ClusterResult> {
   const { cluster, events } = work;
-  const { output, caches, log } = deps;
   const ref = { accountId: cluster.accountId, region: cluster.region, name: cluster.name };
-  const object = output.locationOf(ref);
-  // Clusters that events touch are worth keeping parsed and derived between invocations; a reconcile
-  // of the others would only fill the memory of a warm function with what it is unlikely to need.
-  const remember = events !== undefined || caches.memo.states.has(cluster.arn);
-  const counts = emptyCounts();
-  const failed = (status: "gone" | "failed", error: unknown): ClusterResult => ({
-    outcome: {
-      cluster: cluster.name,
-      mode: events ? "events" : "reconcile",
-      status,
-      tasks: 0,
-      targets: 0,
-      object,
-      error: describeError(error),
-    },
-    counts,
-  });
+  const round: Round = {
+    deps,
+    work,
+    ref,
+    object: deps.output.locationOf(ref),
+    // Clusters that events touch are worth keeping parsed and derived between invocations; a reconcile
+    // of the others would only fill the memory of a warm function with what it is unlikely to need.
+    remember: events !== undefined || deps.caches.memo.states.has(cluster.arn),
+    counts: emptyCounts(),
+  };
   try {
     for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
-      const [{ stored, state }, storedTargets] = await Promise.all([
-        readState(output, caches.memo, log, ref, cluster.arn, remember),
-        work.dryRun ? Promise.resolve(undefined) : output.read(ref),
-      ]);
-      seedCaches(caches, state);
-      const step = await nextState({ deps, cluster, force: work.force, remember }, state, events);
-      addCounts(counts, step.counts);
-      const built = step.built ?? deriveTargets(step.next, deps.config.rules, caches.memo, remember);
-      for (const w of built.warnings) {
-        log.warn(w.message, {
-          cluster: cluster.name,
-          task: w.taskArn,
-          container: w.container,
-          label: w.label,
-        });
-      }
-      counts.warnings += built.warnings.length;
-      const outcome: ClusterOutcome = {
+      const result = await readComputeCommit(round);
+      if (result !== "conflict") return result;
+      deps.log.info("objects changed since they were read; reading again", {
         cluster: cluster.name,
-        mode: step.mode,
-        status: "dry-run",
-        tasks: Object.keys(step.next.tasks).length,
-        targets: built.groups.length,
-        object,
-      };
-      if (work.dryRun) return { outcome, counts, groups: built.groups };
-      const result = await commit(output, caches.memo, {
-        ref,
-        next: step.next,
-        lines: built.lines,
-        storedState: stored,
-        storedTargets,
-        remember,
+        attempt,
       });
-      if (result === "conflict") {
-        log.info("objects changed since they were read; reading again", { cluster: cluster.name, attempt });
-        await (deps.sleep ?? sleep)(conflictBackoffMs(attempt));
-        continue;
-      }
-      if (result === "written")
-        log.info("published", { cluster: cluster.name, targets: built.groups.length, object });
-      if (step.held)
-        return {
-          outcome: { ...outcome, status: "held-back", ...(step.reason ? { reason: step.reason } : {}) },
-          counts,
-        };
-      return { outcome: { ...outcome, status: result }, counts };
+      await (deps.sleep ?? sleep)(conflictBackoffMs(attempt));
     }
     throw new Error(`objects kept changing under concurrent runs (${CONFLICT_ATTEMPTS} attempts)`);
   } catch (error) {
-    if (isClusterGone(error)) {
-      log.warn("cluster no longer exists; its object goes with the next complete listing", {
-        cluster: cluster.name,
-      });
-      return failed("gone", error);
-    }
-    log.error("cluster not published; its last object stays in place", {
-      cluster: cluster.name,
+    return notPublished(round, error);
+  }
+}
+
+/** One round: read both objects, compute the next state and its targets, commit them conditionally. */
+async function readComputeCommit(round: Round): Promise<ClusterResult | "conflict"> {
+  const { deps, work, ref, remember, counts } = round;
+  const { output, caches, log } = deps;
+  const { cluster } = work;
+  const [{ stored, state }, storedTargets] = await Promise.all([
+    readState(output, caches.memo, log, ref, cluster.arn, remember),
+    work.dryRun ? Promise.resolve(undefined) : output.read(ref),
+  ]);
+  seedCaches(caches, state);
+  const step = await nextState({ deps, cluster, force: work.force, remember }, state, work.events);
+  addCounts(counts, step.counts);
+  const built = step.built ?? deriveTargets(step.next, deps.config.rules, caches.memo, remember);
+  for (const w of built.warnings) {
+    log.warn(w.message, { cluster: cluster.name, task: w.taskArn, container: w.container, label: w.label });
+  }
+  counts.warnings += built.warnings.length;
+  const outcome: ClusterOutcome = {
+    cluster: cluster.name,
+    mode: step.mode,
+    status: "dry-run",
+    tasks: Object.keys(step.next.tasks).length,
+    targets: built.groups.length,
+    object: round.object,
+  };
+  if (work.dryRun) return { outcome, counts, groups: built.groups };
+  const result = await commit(output, caches.memo, {
+    ref,
+    next: step.next,
+    lines: built.lines,
+    storedState: stored,
+    storedTargets,
+    remember,
+  });
+  if (result === "conflict") return result;
+  if (result === "written")
+    log.info("published", { cluster: cluster.name, targets: built.groups.length, object: round.object });
+  if (!step.held) return { outcome: { ...outcome, status: result }, counts };
+  return {
+    outcome: { ...outcome, status: "held-back", ...(step.reason ? { reason: step.reason } : {}) },
+    counts,
+  };
+}
+
+/** A cluster that could not be published keeps its objects; a deleted one waits for clean-up. */
+function notPublished(round: Round, error: unknown): ClusterResult {
+  const { deps, work, counts } = round;
+  const cluster = work.cluster.name;
+  const gone = isClusterGone(error);
+  if (gone) {
+    deps.log.warn("cluster no longer exists; its object goes with the next complete listing", { cluster });
+  } else {
+    deps.log.error("cluster not published; its last object stays in place", {
+      cluster,
       error: describeError(error),
       throttled: isThrottle(error),
     });
-    return failed("failed", error);
   }
+  const outcome: ClusterOutcome = {
+    cluster,
+    mode: work.events ? "events" : "reconcile",
+    status: gone ? "gone" : "failed",
+    tasks: 0,
+    targets: 0,
+    object: round.object,
+    error: describeError(error),
+  };
+  return { outcome, counts };
 }
 
 function sleep(ms: number): Promise<void> {

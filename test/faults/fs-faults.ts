@@ -9,7 +9,7 @@
 import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { resolve, sep } from "node:path";
-import { validateFileSd } from "../../sidecar/filesd.js";
+import { validateFileSd } from "../../lambda/shared/file-sd.js";
 
 type FsPromises = typeof import("node:fs/promises");
 

@@ -15,7 +15,7 @@ import { S3TargetOutput } from "../../lambda/publish/s3-output.js";
 import type { TargetOutput } from "../../lambda/publish/target-output.js";
 import { serializeGroups } from "../../lambda/shared/file-sd.js";
 import { parseTrigger } from "../../lambda/triggers/parse-trigger.js";
-import { validateFileSd } from "../../sidecar/filesd.js";
+import { validateFileSd } from "../../lambda/shared/file-sd.js";
 import { type StandIn, startStandIn } from "../standin/index.js";
 import { type LogLine, recordingLog } from "../support/engine-harness.js";
 import type { MotoServer } from "../support/moto.js";

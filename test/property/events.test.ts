@@ -19,7 +19,7 @@ import { serializeGroups } from "../../lambda/shared/file-sd.js";
 import { isClusterRef } from "../../lambda/shared/settings.js";
 import { type ClusterState, STATE_SCHEMA, serializeState } from "../../lambda/state/cluster-state.js";
 import { InputError, parseTrigger } from "../../lambda/triggers/parse-trigger.js";
-import { validateFileSd } from "../../sidecar/filesd.js";
+import { validateFileSd } from "../../lambda/shared/file-sd.js";
 import { recordingLog } from "../support/engine-harness.js";
 import { RecordingOutput, RefusingApi } from "./recording.js";
 import { Tally } from "./tally.js";

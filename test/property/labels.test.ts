@@ -11,7 +11,7 @@ import { durationMs, parseEndpoints } from "../../lambda/core/scrape-labels.js";
 import { buildTargetGroups } from "../../lambda/core/targets.js";
 import { serializeGroups } from "../../lambda/shared/file-sd.js";
 import { DEFAULT_LABEL_NAMES as DEFAULT_LABELS } from "../../lambda/shared/settings.js";
-import { validateFileSd } from "../../sidecar/filesd.js";
+import { validateFileSd } from "../../lambda/shared/file-sd.js";
 import { Tally } from "./tally.js";
 
 const N = DEFAULT_LABELS;

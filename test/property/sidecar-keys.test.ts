@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { isOwnedFileName, keyToFileName } from "../../sidecar/keys.js";
+import { isOwnedFileName, parseObjectKey as keyToFileName } from "../../lambda/shared/file-sd.js";
 import { FakeStore, group, makeSyncer } from "../sidecar/fakes.js";
 import { Tally } from "./tally.js";
 
