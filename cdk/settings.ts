@@ -1,6 +1,6 @@
 import { Duration } from "aws-cdk-lib";
 import type * as logs from "aws-cdk-lib/aws-logs";
-import type { EcsDiscoveryProps, LabelNameProps, SelectorProps } from "./ecs-discovery-construct.js";
+import type { EcsDiscoveryProps, LabelNameProps, SelectorProps } from "./props.js";
 
 /** Context key of the region list (`cdk.json` → `context.regions`, or `-c regions=eu-west-1,us-east-1`). */
 export const REGIONS_KEY = "regions";
@@ -12,7 +12,7 @@ export const SETTINGS_KEY = "discovery";
  * `existingBucketName`, `{region}` is replaced by the stack's region. `byRegion` overrides any setting for one
  * region.
  */
-export interface DiscoverySettings {
+export interface ContextSettings {
   clusters?: string[];
   labels?: LabelNameProps;
   filterLabel?: string;
@@ -36,7 +36,7 @@ export interface DiscoverySettings {
   eventBatchingWindowSeconds?: number;
   eventMaxConcurrency?: number;
   reservedConcurrency?: number;
-  byRegion?: Record<string, Omit<DiscoverySettings, "byRegion">>;
+  byRegion?: Record<string, Omit<ContextSettings, "byRegion">>;
 }
 
 const KNOWN = new Set([
@@ -89,7 +89,7 @@ export function parseRegions(value: unknown): string[] {
 }
 
 /** Settings from context: an object (cdk.json) or a JSON string (`-c discovery='{...}'`). */
-export function parseSettings(value: unknown): DiscoverySettings {
+export function parseSettings(value: unknown): ContextSettings {
   if (value === undefined) return {};
   const parsed: unknown = typeof value === "string" ? JSON.parse(value) : value;
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
@@ -98,16 +98,16 @@ export function parseSettings(value: unknown): DiscoverySettings {
   for (const key of Object.keys(parsed)) {
     if (!KNOWN.has(key)) throw new Error(`context "${SETTINGS_KEY}" has unknown setting "${key}"`);
   }
-  return parsed as DiscoverySettings;
+  return parsed as ContextSettings;
 }
 
 /** Settings for one region (byRegion applied, `{region}` substituted), in the construct's terms. */
 export function settingsForRegion(
-  settings: DiscoverySettings,
+  settings: ContextSettings,
   region: string,
 ): Omit<EcsDiscoveryProps, "alarmTopic"> & { alarmTopicArn?: string } {
   const { byRegion, ...common } = settings;
-  const s: Omit<DiscoverySettings, "byRegion"> = { ...common, ...(byRegion?.[region] ?? {}) };
+  const s: Omit<ContextSettings, "byRegion"> = { ...common, ...(byRegion?.[region] ?? {}) };
   for (const key of Object.keys(byRegion?.[region] ?? {})) {
     if (!KNOWN.has(key) || key === "byRegion")
       throw new Error(`byRegion.${region} has unknown setting "${key}"`);

@@ -8,12 +8,18 @@ import type { Log } from "./engine/deps.js";
 import { ClusterListingError, type RunSummary } from "./engine/summary.js";
 import { type InvokeResult, invoke } from "./invoke.js";
 import { S3TargetOutput } from "./publish/s3-output.js";
-import { ConfigError, METRICS_NAMESPACE, SERVICE_NAME } from "./shared/settings.js";
+import {
+  ConfigError,
+  METRICS_NAMESPACE,
+  POWERTOOLS_VARIABLES,
+  RECONCILE_SUCCESS_METRIC,
+  SERVICE_NAME,
+} from "./shared/settings.js";
 
 // Cold start: configuration is validated once, and a bad variable fails the init with its name.
 const logger = new Logger({ serviceName: SERVICE_NAME });
 const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+  namespace: process.env[POWERTOOLS_VARIABLES.metricsNamespace] ?? METRICS_NAMESPACE,
   serviceName: SERVICE_NAME,
 });
 const config = loadLambdaConfig(process.env);
@@ -36,7 +42,7 @@ const { deps } = composeEngine({
 
 function publishMetrics(summary: RunSummary): void {
   if (summary.reconcile && summary.ok && !summary.dryRun)
-    metrics.addMetric("ReconcileSuccess", MetricUnit.Count, 1);
+    metrics.addMetric(RECONCILE_SUCCESS_METRIC, MetricUnit.Count, 1);
   metrics.addMetric("ClusterFailures", MetricUnit.Count, summary.objects.failed);
   metrics.addMetric("Targets", MetricUnit.Count, summary.targets);
   metrics.addMetric("ObjectsWritten", MetricUnit.Count, summary.objects.written);

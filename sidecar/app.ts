@@ -1,6 +1,6 @@
 /** Wires configuration, S3, the directory, the sync loop, signals and the HTTP server together. */
 import { S3Client } from "@aws-sdk/client-s3";
-import { ConfigError, parseConfig, USAGE } from "./config.js";
+import { ConfigError, parseConfig, type SidecarConfig, USAGE } from "./config.js";
 import { type RunningHttpServer, startHttpServer } from "./http.js";
 import { FsLocalDir } from "./localdir.js";
 import { isLogLevel, jsonLogger, type Logger } from "./log.js";
@@ -40,39 +40,48 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Runs the sidecar; resolves to the process exit code. */
-export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<number> {
-  let config: ReturnType<typeof parseConfig>;
+function usageError(message: string): number {
+  process.stderr.write(`prometheus-ecs-discovery-sidecar: ${message}\n`);
+  return 2;
+}
+
+/** The configuration and the logger, or the exit code when the sidecar must not start (help, bad settings). */
+function setUp(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  logger: Logger | undefined,
+): { config: SidecarConfig; log: Logger } | number {
+  let config: SidecarConfig;
   try {
     config = parseConfig(argv, env);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`prometheus-ecs-discovery-sidecar: ${error.message}\n`);
-      return 2;
-    }
+    if (error instanceof ConfigError) return usageError(error.message);
     throw error;
   }
   if (config.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!logger) {
+  let log = logger;
+  if (!log) {
     const level = env.SIDECAR_LOG_LEVEL || "info";
-    if (!isLogLevel(level)) {
-      process.stderr.write(
-        `prometheus-ecs-discovery-sidecar: SIDECAR_LOG_LEVEL: expected debug, info, warn or error\n`,
-      );
-      return 2;
-    }
-    logger = jsonLogger(undefined, level);
+    if (!isLogLevel(level)) return usageError("SIDECAR_LOG_LEVEL: expected debug, info, warn or error");
+    log = jsonLogger(undefined, level);
   }
-  const log = logger;
   if (config.prefix !== "" && !config.prefix.endsWith("/")) {
     log.log("warn", "prefix_without_slash", {
       prefix: config.prefix,
       note: `keys are expected as ${config.prefix}{accountId}/{region}/{clusterName}.json`,
     });
   }
+  return { config, log };
+}
+
+/** Runs the sidecar; resolves to the process exit code. */
+export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<number> {
+  const ready = setUp(argv, env, logger);
+  if (typeof ready === "number") return ready;
+  const { config, log } = ready;
 
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -87,18 +96,8 @@ export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?
   const client = createS3Client(env);
   const store = new S3ObjectStore(client, config.bucket, metrics.observeRequest);
   const dir = new FsLocalDir(config.outDir, syncId(config.bucket, config.prefix));
-  const syncer = new Syncer(
-    store,
-    dir,
-    {
-      bucket: config.bucket,
-      prefix: config.prefix,
-      maxObjectBytes: config.maxObjectBytes,
-      trustEmptyListing: config.trustEmptyListing,
-    },
-    log,
-    metrics,
-  );
+  const { bucket, prefix, maxObjectBytes, trustEmptyListing } = config;
+  const syncer = new Syncer(store, dir, { bucket, prefix, maxObjectBytes, trustEmptyListing }, log, metrics);
   let http: RunningHttpServer | undefined;
   try {
     try {
@@ -122,10 +121,7 @@ export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?
         return 1;
       }
     }
-    if (config.once) {
-      const result = await syncer.syncOnce(stop.signal);
-      return result.ok ? 0 : 1;
-    }
+    if (config.once) return (await syncer.syncOnce(stop.signal)).ok ? 0 : 1;
     while (!stop.signal.aborted) {
       await syncer.syncOnce(stop.signal);
       await sleep(config.intervalMs, stop.signal);

@@ -1,5 +1,6 @@
 /** Command line and environment → configuration. Flags win over environment variables. */
-import { DEFAULT_MAX_OBJECT_BYTES } from "./filesd.js";
+import { DEFAULT_MAX_OBJECT_BYTES, DEFAULT_TARGETS_PREFIX } from "../lambda/shared/file-sd.js";
+import { isBucketName } from "../lambda/shared/settings.js";
 
 export interface SidecarConfig {
   bucket: string;
@@ -25,7 +26,7 @@ for Prometheus file_sd_configs (DIR/*.json); optionally serves them for http_sd_
 
 Options (each also from an environment variable; a flag wins):
   --bucket B               S3 bucket (SIDECAR_BUCKET), required
-  --prefix P               key prefix (SIDECAR_PREFIX), default "targets/"; "" for none
+  --prefix P               key prefix (SIDECAR_PREFIX), default "${DEFAULT_TARGETS_PREFIX}"; "" for none
   --out-dir DIR            directory for the files (SIDECAR_OUT_DIR), required; created if missing
   --interval D             poll interval (SIDECAR_INTERVAL), default 5s, minimum 1s (e.g. 10s, 1m)
   --listen HOST:PORT       serve /targets, /metrics, /healthz (SIDECAR_LISTEN), e.g. 0.0.0.0:9488, :9488
@@ -95,7 +96,13 @@ function parseBool(flag: string, text: string): boolean {
   throw new ConfigError(`--${flag}: expected true or false, got ${JSON.stringify(text)}`);
 }
 
-export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConfig {
+/** What the command line says, before the environment is consulted. */
+interface Argv {
+  values: Map<string, string>;
+  booleans: Map<string, boolean>;
+}
+
+function readArgv(argv: string[]): Argv {
   const values = new Map<string, string>();
   const booleans = new Map<string, boolean>();
   for (let i = 0; i < argv.length; i++) {
@@ -121,86 +128,117 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConf
     }
     values.set(name, value);
   }
-  const get = (name: string): string | undefined => {
-    const fromFlag = values.get(name);
-    if (fromFlag !== undefined) return fromFlag;
-    const envName = FLAGS[name]?.env;
-    return envName ? env[envName] : undefined;
-  };
-  /** How to name a setting in an error: the flag, and the environment variable when the value came from it. */
-  const label = (name: string): string =>
-    values.has(name) ? `--${name}` : `--${name} (from ${FLAGS[name]?.env ?? "?"})`;
-  const getBool = (name: string): boolean => {
-    const fromFlag = booleans.get(name);
-    if (fromFlag !== undefined) return fromFlag;
-    const envName = FLAGS[name]?.env;
-    const raw = envName ? env[envName] : undefined;
-    return raw === undefined ? false : parseBool(`${name} (from ${envName})`, raw);
-  };
+  return { values, booleans };
+}
 
-  const help = getBool("help");
-  const bucket = get("bucket") ?? "";
-  const outDir = get("out-dir") ?? "";
+/** Each setting from its flag, else from its environment variable. */
+class Settings {
+  constructor(
+    private readonly argv: Argv,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  get(name: string): string | undefined {
+    const fromFlag = this.argv.values.get(name);
+    if (fromFlag !== undefined) return fromFlag;
+    const envName = FLAGS[name]?.env;
+    return envName ? this.env[envName] : undefined;
+  }
+
+  bool(name: string): boolean {
+    const fromFlag = this.argv.booleans.get(name);
+    if (fromFlag !== undefined) return fromFlag;
+    const envName = FLAGS[name]?.env;
+    const raw = envName ? this.env[envName] : undefined;
+    return raw === undefined ? false : parseBool(`${name} (from ${envName})`, raw);
+  }
+
+  /** How to name a setting in an error: the flag, and the environment variable when the value came from it. */
+  label(name: string): string {
+    return this.argv.values.has(name) ? `--${name}` : `--${name} (from ${FLAGS[name]?.env ?? "?"})`;
+  }
+}
+
+function checkLocation(bucket: string, outDir: string, prefix: string, settings: Settings): void {
+  if (!bucket) throw new ConfigError("--bucket is required (or SIDECAR_BUCKET)");
+  if (!isBucketName(bucket)) {
+    throw new ConfigError(
+      `${settings.label("bucket")}: ${JSON.stringify(bucket)} is not a valid S3 bucket name`,
+    );
+  }
+  if (!outDir) throw new ConfigError("--out-dir is required (or SIDECAR_OUT_DIR)");
+  if (Buffer.byteLength(prefix) > 900) throw new ConfigError("--prefix: longer than 900 bytes");
+}
+
+function intervalSetting(settings: Settings, fallback: number): number {
+  const interval = settings.get("interval");
+  if (interval === undefined) return fallback;
+  const label = settings.label("interval");
+  const ms = parseDuration(interval);
+  if (ms === undefined) {
+    throw new ConfigError(`${label}: ${JSON.stringify(interval)} is not a duration (e.g. 5s, 30s, 1m)`);
+  }
+  if (ms < 1000) throw new ConfigError(`${label}: ${interval} is shorter than the 1s minimum`);
+  if (ms > 24 * 3_600_000) throw new ConfigError(`${label}: ${interval} is longer than 24h`);
+  return ms;
+}
+
+function listenSetting(settings: Settings): SidecarConfig["listen"] {
+  const listen = settings.get("listen");
+  if (listen === undefined || listen === "") return undefined;
+  const parsed = parseListen(listen);
+  if (!parsed) {
+    throw new ConfigError(
+      `${settings.label("listen")}: ${JSON.stringify(listen)} is not HOST:PORT (e.g. 0.0.0.0:9488)`,
+    );
+  }
+  return parsed;
+}
+
+function sizeSetting(settings: Settings, fallback: number): number {
+  const size = settings.get("max-object-size");
+  if (size === undefined) return fallback;
+  const bytes = parseSize(size);
+  if (bytes === undefined || bytes < 2) {
+    throw new ConfigError(
+      `${settings.label("max-object-size")}: ${JSON.stringify(size)} is not a size (e.g. 10MiB, 1048576)`,
+    );
+  }
+  return bytes;
+}
+
+function healthSetting(settings: Settings, fallback: number): number {
+  const health = settings.get("health-intervals");
+  if (health === undefined) return fallback;
+  if (!/^[1-9]\d{0,3}$/.test(health)) {
+    throw new ConfigError(
+      `${settings.label("health-intervals")}: ${JSON.stringify(health)} is not a whole number 1-9999`,
+    );
+  }
+  return Number(health);
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConfig {
+  const settings = new Settings(readArgv(argv), env);
+  const help = settings.bool("help");
   const config: SidecarConfig = {
-    bucket,
-    prefix: get("prefix") ?? "targets/",
-    outDir,
+    bucket: settings.get("bucket") ?? "",
+    prefix: settings.get("prefix") ?? DEFAULT_TARGETS_PREFIX,
+    outDir: settings.get("out-dir") ?? "",
     intervalMs: 5000,
     listen: undefined,
-    once: getBool("once"),
+    once: settings.bool("once"),
     maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES,
     healthIntervals: 3,
-    trustEmptyListing: getBool("trust-empty-listing"),
+    trustEmptyListing: settings.bool("trust-empty-listing"),
     help,
   };
   if (help) return config;
 
-  if (!bucket) throw new ConfigError("--bucket is required (or SIDECAR_BUCKET)");
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw new ConfigError(`${label("bucket")}: ${JSON.stringify(bucket)} is not a valid S3 bucket name`);
-  }
-  if (!outDir) throw new ConfigError("--out-dir is required (or SIDECAR_OUT_DIR)");
-  if (Buffer.byteLength(config.prefix) > 900) throw new ConfigError("--prefix: longer than 900 bytes");
-
-  const interval = get("interval");
-  if (interval !== undefined) {
-    const ms = parseDuration(interval);
-    if (ms === undefined) {
-      throw new ConfigError(
-        `${label("interval")}: ${JSON.stringify(interval)} is not a duration (e.g. 5s, 30s, 1m)`,
-      );
-    }
-    if (ms < 1000) throw new ConfigError(`${label("interval")}: ${interval} is shorter than the 1s minimum`);
-    if (ms > 24 * 3_600_000) throw new ConfigError(`${label("interval")}: ${interval} is longer than 24h`);
-    config.intervalMs = ms;
-  }
-  const listen = get("listen");
-  if (listen !== undefined && listen !== "") {
-    const parsed = parseListen(listen);
-    if (!parsed)
-      throw new ConfigError(
-        `${label("listen")}: ${JSON.stringify(listen)} is not HOST:PORT (e.g. 0.0.0.0:9488)`,
-      );
-    config.listen = parsed;
-  }
-  const size = get("max-object-size");
-  if (size !== undefined) {
-    const bytes = parseSize(size);
-    if (bytes === undefined || bytes < 2) {
-      throw new ConfigError(
-        `${label("max-object-size")}: ${JSON.stringify(size)} is not a size (e.g. 10MiB, 1048576)`,
-      );
-    }
-    config.maxObjectBytes = bytes;
-  }
-  const health = get("health-intervals");
-  if (health !== undefined) {
-    if (!/^[1-9]\d{0,3}$/.test(health)) {
-      throw new ConfigError(
-        `${label("health-intervals")}: ${JSON.stringify(health)} is not a whole number 1-9999`,
-      );
-    }
-    config.healthIntervals = Number(health);
-  }
+  checkLocation(config.bucket, config.outDir, config.prefix, settings);
+  config.intervalMs = intervalSetting(settings, config.intervalMs);
+  config.listen = listenSetting(settings);
+  config.maxObjectBytes = sizeSetting(settings, config.maxObjectBytes);
+  config.healthIntervals = healthSetting(settings, config.healthIntervals);
   return config;
 }

@@ -1,4 +1,5 @@
 /** Structured logging: one JSON object per line, to stdout (or wherever the sink points). */
+import { describeError } from "../lambda/shared/values.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -20,7 +21,7 @@ export function isLogLevel(value: string): value is LogLevel {
 
 /**
  * A logger writing `{"time","level","event",...fields}` lines, dropping those below `minLevel`.
- * Errors are reduced to their name, message and HTTP status.
+ * Errors are reduced to one line (describeError): JSON.stringify would turn an Error into `{}`.
  */
 export function jsonLogger(sink: LogSink = stdoutSink, minLevel: LogLevel = "debug"): Logger {
   return {
@@ -41,12 +42,4 @@ export function memoryLogger(): Logger & { records: Array<Record<string, unknown
   const records: Array<Record<string, unknown>> = [];
   const inner = jsonLogger((line) => records.push(JSON.parse(line) as Record<string, unknown>));
   return { records, log: inner.log };
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    return `${error.name}: ${error.message}${status ? ` (HTTP ${status})` : ""}`;
-  }
-  return String(error);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Entry point of prometheus-ecs-discovery-sidecar (bundled to dist/sidecar.mjs). */
+import { describeError } from "../lambda/shared/values.js";
 import { runSidecar } from "./app.js";
-import { describeError } from "./log.js";
 
 runSidecar(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),

@@ -18,13 +18,26 @@ export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 const P = "ecs_discovery_sidecar_";
 
+function gauge(registry: Registry, name: string, help: string): Gauge {
+  return new Gauge({ name: `${P}${name}`, help, registers: [registry] });
+}
+
+function counter<L extends string = never>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): Counter<L> {
+  return new Counter({ name: `${P}${name}`, help, labelNames, registers: [registry] });
+}
+
 export class SidecarMetrics {
   readonly registry = new Registry();
-  readonly lastSuccess = new Gauge({
-    name: `${P}last_successful_sync_timestamp_seconds`,
-    help: "Unix time of the last sync whose S3 listing and fetches all succeeded.",
-    registers: [this.registry],
-  });
+  readonly lastSuccess = gauge(
+    this.registry,
+    "last_successful_sync_timestamp_seconds",
+    "Unix time of the last sync whose S3 listing and fetches all succeeded.",
+  );
   readonly syncDuration = new Histogram({
     name: `${P}sync_duration_seconds`,
     help: "Duration of one sync (LIST, changed GETs, writes, removals).",
@@ -32,49 +45,36 @@ export class SidecarMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly syncs = new Counter({
-    name: `${P}syncs_total`,
-    help: "Syncs by result (success, failure, aborted).",
-    labelNames: ["result"] as const,
-    registers: [this.registry],
-  });
-  readonly objects = new Gauge({
-    name: `${P}objects`,
-    help: "Objects with a good (valid) version currently published.",
-    registers: [this.registry],
-  });
-  readonly bytes = new Gauge({
-    name: `${P}object_bytes`,
-    help: "Total size of the published good objects.",
-    registers: [this.registry],
-  });
-  readonly targets = new Gauge({
-    name: `${P}targets`,
-    help: "Targets in the published good objects.",
-    registers: [this.registry],
-  });
-  readonly errors = new Counter({
-    name: `${P}errors_total`,
-    help: "Errors by kind (bad keys and bad objects are counted once per key and ETag).",
-    labelNames: ["kind"] as const,
-    registers: [this.registry],
-  });
-  readonly s3Requests = new Counter({
-    name: `${P}s3_requests_total`,
-    help: "S3 requests by operation and outcome.",
-    labelNames: ["operation", "outcome"] as const,
-    registers: [this.registry],
-  });
-  readonly filesWritten = new Counter({
-    name: `${P}files_written_total`,
-    help: "Files written (atomically) because an object changed.",
-    registers: [this.registry],
-  });
-  readonly filesRemoved = new Counter({
-    name: `${P}files_removed_total`,
-    help: "Files removed because their object is gone from a complete listing.",
-    registers: [this.registry],
-  });
+  readonly syncs = counter(this.registry, "syncs_total", "Syncs by result (success, failure, aborted).", [
+    "result",
+  ]);
+  readonly objects = gauge(
+    this.registry,
+    "objects",
+    "Objects with a good (valid) version currently published.",
+  );
+  readonly bytes = gauge(this.registry, "object_bytes", "Total size of the published good objects.");
+  readonly targets = gauge(this.registry, "targets", "Targets in the published good objects.");
+  readonly errors = counter(
+    this.registry,
+    "errors_total",
+    "Errors by kind (bad keys and bad objects are counted once per key and ETag).",
+    ["kind"],
+  );
+  readonly s3Requests = counter(this.registry, "s3_requests_total", "S3 requests by operation and outcome.", [
+    "operation",
+    "outcome",
+  ]);
+  readonly filesWritten = counter(
+    this.registry,
+    "files_written_total",
+    "Files written (atomically) because an object changed.",
+  );
+  readonly filesRemoved = counter(
+    this.registry,
+    "files_removed_total",
+    "Files removed because their object is gone from a complete listing.",
+  );
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     for (const kind of ERROR_KINDS) this.errors.inc({ kind }, 0);

@@ -6,6 +6,7 @@ import {
   type ListObjectsV2CommandOutput,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { isNotFound, isNotModified } from "../lambda/shared/aws-errors.js";
 
 export interface ListedObject {
   key: string;
@@ -35,10 +36,6 @@ export interface ObjectStore {
 export type S3Operation = "ListObjectsV2" | "GetObject";
 export type RequestOutcome = "ok" | "not_modified" | "not_found" | "error";
 export type RequestObserver = (operation: S3Operation, outcome: RequestOutcome) => void;
-
-function httpStatus(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-}
 
 export class S3ObjectStore implements ObjectStore {
   constructor(
@@ -81,13 +78,12 @@ export class S3ObjectStore implements ObjectStore {
         { abortSignal: signal },
       );
     } catch (error) {
-      // SDK v3 surfaces a 304 as an error named "Unknown": the status code is what tells.
-      const status = httpStatus(error);
-      if (status === 304) {
+      // SDK v3 surfaces the 304 of a matching IfNoneMatch as an error, not as a response.
+      if (isNotModified(error)) {
         this.observe("GetObject", "not_modified");
         return { status: "not_modified" };
       }
-      if (status === 404 || (error as { name?: string }).name === "NoSuchKey") {
+      if (isNotFound(error)) {
         this.observe("GetObject", "not_found");
         return { status: "not_found" };
       }

@@ -16,6 +16,16 @@ export const DEFAULT_STATE_PREFIX = "state/";
 export const SERVICE_NAME = "prometheus-ecs-discovery";
 export const METRICS_NAMESPACE = "PrometheusEcsDiscovery";
 
+/** Powertools' own variables, which the construct sets and the function reads. */
+export const POWERTOOLS_VARIABLES = {
+  logLevel: "POWERTOOLS_LOG_LEVEL",
+  serviceName: "POWERTOOLS_SERVICE_NAME",
+  metricsNamespace: "POWERTOOLS_METRICS_NAMESPACE",
+} as const;
+
+/** Published once per fully successful reconcile; the stale-targets alarm counts it. */
+export const RECONCILE_SUCCESS_METRIC = "ReconcileSuccess";
+
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
@@ -340,9 +350,13 @@ export interface DiscoveryInput {
 /**
  * The inverse of readDiscoverySettings, for the CDK construct: the variables that make the function read
  * `input`. Checked with the very rules the function applies at cold start, so a bad setting fails the
- * synth instead of the deployed function.
+ * synth instead of the deployed function; values the synth cannot know yet (`isUnknown`: a CDK token, such
+ * as another construct's cluster name) are written unchecked, and the function checks them when it starts.
  */
-export function discoveryEnvironment(input: DiscoveryInput): Record<string, string> {
+export function discoveryEnvironment(
+  input: DiscoveryInput,
+  isUnknown: (value: string) => boolean = () => false,
+): Record<string, string> {
   const env: Record<string, string> = {};
   if (input.clusters && input.clusters.length > 0) env[VARIABLES.clusters] = input.clusters.join(",");
   for (const [key, variable] of Object.entries(LABEL_VARIABLES) as [LabelKey, string][]) {
@@ -357,6 +371,6 @@ export function discoveryEnvironment(input: DiscoveryInput): Record<string, stri
     const value = input[setting];
     if (value !== undefined) env[NUMBER_SETTINGS[setting].variable] = String(value);
   }
-  readDiscoverySettings(env);
+  readDiscoverySettings(Object.fromEntries(Object.entries(env).filter(([, value]) => !isUnknown(value))));
   return env;
 }

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { App, Duration, Stack } from "aws-cdk-lib";
+import { App, CfnParameter, Duration, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sns from "aws-cdk-lib/aws-sns";
-import { describe, expect, it } from "vitest";
-import { EcsDiscovery } from "../../cdk/ecs-discovery-construct.js";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { EcsDiscovery, type LabelNameProps } from "../../cdk/ecs-discovery-construct.js";
+import type { LabelKey } from "../../lambda/shared/settings.js";
 import { ACCOUNT, REGION, STUB_ENTRY, synthConstruct } from "./helpers.js";
 
 const SDK_STUB = new URL("./fixtures/stub-handler-sdk.ts", import.meta.url).pathname;
@@ -144,6 +145,15 @@ describe("discovery function", () => {
   });
   it("passes the churn guard threshold", () => {
     expect(env(c).CHURN_GUARD_PERCENT).toBe("80");
+  });
+  it("has one label prop per label variable of the settings contract", () => {
+    expectTypeOf<keyof LabelNameProps>().toEqualTypeOf<LabelKey>();
+  });
+  it("fails the synth on a setting the function would reject at cold start", () => {
+    expect(() => synthConstruct({ selectors: [{ family: "nginx-(", port: 9113 }] })).toThrow(
+      /configuration: SELECTORS \[0\]\.family is not a valid regular expression/,
+    );
+    expect(() => synthConstruct({ labels: { port: "metrics=port" } })).toThrow(/configuration: PORT_LABEL/);
   });
   it("dead-letters failed asynchronous (scheduled) invocations", () => {
     t.hasResourceProperties("AWS::Lambda::Function", {
@@ -318,6 +328,11 @@ describe("targets bucket", () => {
   it("is not created when an existing bucket is named", () => {
     c.resourceCountIs("AWS::S3::Bucket", 0);
   });
+  it("rejects a prefix without a trailing slash", () => {
+    expect(() => synthConstruct({ targetsPrefix: "sd" })).toThrow(
+      /configuration: targetsPrefix must be a key prefix ending with "\/", got "sd"/,
+    );
+  });
   it("rejects overlapping prefixes", () => {
     expect(() => synthConstruct({ targetsPrefix: "sd/", statePrefix: "sd/state/" })).toThrow(
       /must not overlap/,
@@ -464,5 +479,15 @@ describe("outputs", () => {
   it("name the log group and the dead-letter queue for the runbook", () => {
     t.hasOutput("LogGroupName", { Value: { Ref: Match.stringLikeRegexp("LogGroup") } });
     t.hasOutput("DeadLetterQueueUrl", { Value: { Ref: Match.stringLikeRegexp("DeadLetterQueue") } });
+  });
+});
+
+describe("settings the synth cannot know", () => {
+  it("writes a cluster given as a token unchecked, for the function to check when it starts", () => {
+    const app = new App();
+    const stack = new Stack(app, "Tokens", { env: { account: ACCOUNT, region: REGION } });
+    const clusterName = new CfnParameter(stack, "ClusterName").valueAsString;
+    new EcsDiscovery(stack, "Discovery", { entry: STUB_ENTRY, clusters: [clusterName] });
+    expect(env(Template.fromStack(stack)).CLUSTERS).toEqual({ Ref: "ClusterName" });
   });
 });

@@ -30,12 +30,18 @@ export interface Statement {
   Condition?: Record<string, Record<string, unknown>>;
 }
 
-/** Every statement of every identity policy (inline and managed) in the template, with where it sits. */
-export function policyStatements(template: Template): { owner: string; statement: Statement }[] {
-  const out: { owner: string; statement: Statement }[] = [];
-  for (const type of ["AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"]) {
+/**
+ * Every statement of every policy of the given types in the template, with where it sits; by default the
+ * identity policies, inline and managed.
+ */
+export function policyStatements<S extends Statement = Statement>(
+  template: Template,
+  types: readonly string[] = ["AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"],
+): { owner: string; statement: S }[] {
+  const out: { owner: string; statement: S }[] = [];
+  for (const type of types) {
     for (const [id, resource] of Object.entries(template.findResources(type))) {
-      const statements = (resource.Properties?.PolicyDocument?.Statement ?? []) as Statement[];
+      const statements = (resource.Properties?.PolicyDocument?.Statement ?? []) as S[];
       for (const statement of statements) out.push({ owner: id, statement });
     }
   }

@@ -170,21 +170,12 @@ interface ResourcePolicyStatement extends Statement {
   NotPrincipal?: unknown;
 }
 
-/** Statements of resource-based policies (bucket, queues) with where they sit. */
-function resourcePolicyStatements(template: ReturnType<typeof synthConstruct>["template"]) {
-  const out: { owner: string; statement: ResourcePolicyStatement }[] = [];
-  for (const type of ["AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"]) {
-    for (const [id, resource] of Object.entries(template.findResources(type))) {
-      const statements = (resource.Properties?.PolicyDocument?.Statement ?? []) as ResourcePolicyStatement[];
-      for (const statement of statements) out.push({ owner: id, statement });
-    }
-  }
-  return out;
-}
-
 describe.each(Object.entries(variants))("IAM loopholes with %s", (_name, { template }) => {
-  const identity = policyStatements(template) as { owner: string; statement: ResourcePolicyStatement }[];
-  const resourceBased = resourcePolicyStatements(template);
+  const identity = policyStatements<ResourcePolicyStatement>(template);
+  const resourceBased = policyStatements<ResourcePolicyStatement>(template, [
+    "AWS::S3::BucketPolicy",
+    "AWS::SQS::QueuePolicy",
+  ]);
   const roles = Object.entries(template.findResources("AWS::IAM::Role"));
 
   it("no statement inverts its scope with NotAction, NotResource or NotPrincipal", () => {

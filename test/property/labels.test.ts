@@ -9,9 +9,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { ContainerDefinitionSpec, TaskDefinitionSpec, TaskView } from "../../lambda/core/model.js";
 import { durationMs, parseEndpoints } from "../../lambda/core/scrape-labels.js";
 import { buildTargetGroups } from "../../lambda/core/targets.js";
-import { serializeGroups } from "../../lambda/shared/file-sd.js";
+import { serializeGroups, validateFileSd } from "../../lambda/shared/file-sd.js";
 import { DEFAULT_LABEL_NAMES as DEFAULT_LABELS } from "../../lambda/shared/settings.js";
-import { validateFileSd } from "../../lambda/shared/file-sd.js";
 import { Tally } from "./tally.js";
 
 const N = DEFAULT_LABELS;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidTarget, validateFileSd, validateFileSdValue } from "../../sidecar/filesd.js";
+import { isValidTarget, validateFileSd, validateFileSdValue } from "../../lambda/shared/file-sd.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

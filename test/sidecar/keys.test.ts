@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isOwnedFileName, keyToFileName } from "../../sidecar/keys.js";
+import { isOwnedFileName, parseObjectKey as keyToFileName, objectKey } from "../../lambda/shared/file-sd.js";
 
 const P = "targets/";
 
@@ -14,17 +14,19 @@ describe("keyToFileName", () => {
       `targets/123456789012/us-east-1/${"a".repeat(200)}.json`,
       `123456789012_us-east-1_${"a".repeat(200)}.json`,
     ],
-  ])("maps %s", (key, fileName) => {
-    expect(keyToFileName(key, P)).toEqual({ ok: true, fileName });
+  ])("maps %s, and back", (key, fileName) => {
+    const mapping = keyToFileName(key, P);
+    expect(mapping).toMatchObject({ ok: true, fileName });
     expect(isOwnedFileName(fileName)).toBe(true);
+    expect(mapping.ok && objectKey(P, mapping.ref)).toBe(key);
   });
 
   it("maps with an empty prefix and with a nested prefix", () => {
-    expect(keyToFileName("123456789012/us-east-1/a.json", "")).toEqual({
+    expect(keyToFileName("123456789012/us-east-1/a.json", "")).toMatchObject({
       ok: true,
       fileName: "123456789012_us-east-1_a.json",
     });
-    expect(keyToFileName("sd/prod/123456789012/us-east-1/a.json", "sd/prod/")).toEqual({
+    expect(keyToFileName("sd/prod/123456789012/us-east-1/a.json", "sd/prod/")).toMatchObject({
       ok: true,
       fileName: "123456789012_us-east-1_a.json",
     });

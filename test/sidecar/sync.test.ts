@@ -6,6 +6,17 @@ import { FakeStore, group, jsonFiles, makeSyncer, tempDir, writeText } from "./f
 const K = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;
 const F = (cluster: string) => `123456789012_us-east-1_${cluster}.json`;
 
+/** A store with one object per cluster (cluster → its one target), and a directory one run has synced. */
+async function afterOneRun(targets: Record<string, string>) {
+  const store = new FakeStore();
+  for (const [cluster, target] of Object.entries(targets)) store.put(K(cluster), group(target));
+  const dir = await tempDir();
+  const { syncer } = makeSyncer(store, dir);
+  await syncer.init();
+  await syncer.syncOnce();
+  return { store, dir };
+}
+
 describe("Syncer (fake S3, real directory)", () => {
   it("writes every valid object, then an unchanged poll fetches nothing", async () => {
     const store = new FakeStore();
@@ -170,13 +181,7 @@ describe("Syncer (fake S3, real directory)", () => {
   });
 
   it("after a restart: owns what it wrote, fetches nothing unchanged, removes objects deleted meanwhile", async () => {
-    const store = new FakeStore();
-    store.put(K("a"), group("10.0.0.1:80"));
-    store.put(K("b"), group("10.0.0.2:80"));
-    const dir = await tempDir();
-    const first = makeSyncer(store, dir).syncer;
-    await first.init();
-    await first.syncOnce();
+    const { store, dir } = await afterOneRun({ a: "10.0.0.1:80", b: "10.0.0.2:80" });
     store.objects.delete(K("b"));
     store.gets = [];
     const second = makeSyncer(store, dir).syncer;
@@ -188,12 +193,7 @@ describe("Syncer (fake S3, real directory)", () => {
   });
 
   it("a file changed by hand is fetched and restored after a restart", async () => {
-    const store = new FakeStore();
-    store.put(K("a"), group("10.0.0.1:80"));
-    const dir = await tempDir();
-    const first = makeSyncer(store, dir).syncer;
-    await first.init();
-    await first.syncOnce();
+    const { store, dir } = await afterOneRun({ a: "10.0.0.1:80" });
     await writeText(dir, F("a"), "garbage");
     const second = makeSyncer(store, dir).syncer;
     await second.init();
@@ -202,12 +202,7 @@ describe("Syncer (fake S3, real directory)", () => {
   });
 
   it("does not trust an empty listing at start: existing files are kept", async () => {
-    const store = new FakeStore();
-    store.put(K("a"), group("10.0.0.1:80"));
-    const dir = await tempDir();
-    const first = makeSyncer(store, dir).syncer;
-    await first.init();
-    await first.syncOnce();
+    const { store, dir } = await afterOneRun({ a: "10.0.0.1:80" });
     store.objects.clear(); // wrong prefix, bucket being recreated, publisher not run yet...
     const { syncer, logger } = makeSyncer(store, dir);
     await syncer.init();
@@ -224,12 +219,7 @@ describe("Syncer (fake S3, real directory)", () => {
   });
 
   it("trustEmptyListing lets an empty listing at start remove owned files", async () => {
-    const store = new FakeStore();
-    store.put(K("a"), group("10.0.0.1:80"));
-    const dir = await tempDir();
-    const first = makeSyncer(store, dir).syncer;
-    await first.init();
-    await first.syncOnce();
+    const { store, dir } = await afterOneRun({ a: "10.0.0.1:80" });
     store.objects.clear();
     const { syncer } = makeSyncer(store, dir, { trustEmptyListing: true });
     await syncer.init();

@@ -25,7 +25,11 @@ function importsOf(file: string): string[] {
   const found: string[] = [];
   for (const m of text.matchAll(IMPORT)) {
     const spec = (m[1] ?? m[2]) as string;
-    found.push(spec.startsWith(".") ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.js$/, ".ts") : spec);
+    found.push(
+      spec.startsWith(".")
+        ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.js$/, ".ts")
+        : spec,
+    );
   }
   return found;
 }

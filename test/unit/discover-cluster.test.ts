@@ -73,11 +73,19 @@ class FakeCluster implements EcsReadApi {
   async describeTaskDefinition(arn: string): Promise<unknown> {
     this.call("DescribeTaskDefinition");
     if (this.refused.has(arn))
-      throw Object.assign(new Error("The specified task definition is being deleted."), { name: "ClientException" });
+      throw Object.assign(new Error("The specified task definition is being deleted."), {
+        name: "ClientException",
+      });
     const family = arn.split("/")[1]?.split(":")[0] ?? "";
     const { networkMode, scraped } = DEFINITIONS[family] ?? { networkMode: "bridge", scraped: false };
     const dockerLabels: Record<string, string> = scraped ? { PROMETHEUS_EXPORTER_PORT: "9100" } : {};
-    return { taskDefinitionArn: arn, family, revision: 1, networkMode, containerDefinitions: [{ name: "app", dockerLabels }] };
+    return {
+      taskDefinitionArn: arn,
+      family,
+      revision: 1,
+      networkMode,
+      containerDefinitions: [{ name: "app", dockerLabels }],
+    };
   }
   async describeContainerInstances(_cluster: string, arns: string[]): Promise<ContainerInstanceInfo[]> {
     this.call("DescribeContainerInstances", arns.length);
@@ -93,7 +101,8 @@ class FakeCluster implements EcsReadApi {
   async describeInstances(ids: string[]): Promise<Map<string, string | undefined>> {
     this.call("DescribeInstances", ids.length);
     const out = new Map<string, string | undefined>();
-    for (const spec of Object.values(this.instances)) if (spec.ec2 && ids.includes(spec.ec2)) out.set(spec.ec2, spec.ip);
+    for (const spec of Object.values(this.instances))
+      if (spec.ec2 && ids.includes(spec.ec2)) out.set(spec.ec2, spec.ip);
     return out;
   }
 }
@@ -158,11 +167,20 @@ describe("discoverCluster", () => {
     );
     const caches = createCaches();
     const first = await discover(api, caches);
-    expect(first.hosts.get(ci("gone"))).toEqual({ containerInstanceArn: ci("gone"), ec2InstanceId: "i-9", external: false });
+    expect(first.hosts.get(ci("gone"))).toEqual({
+      containerInstanceArn: ci("gone"),
+      ec2InstanceId: "i-9",
+      external: false,
+    });
     expect(first.hosts.get(ci("anywhere"))).toEqual({ containerInstanceArn: ci("anywhere"), external: true });
     api.calls = [];
     await discover(api, caches);
-    expect(api.calls).toEqual(["ListTasks", "DescribeTasks(3)", "DescribeContainerInstances(1)", "DescribeInstances(1)"]);
+    expect(api.calls).toEqual([
+      "ListTasks",
+      "DescribeTasks(3)",
+      "DescribeContainerInstances(1)",
+      "DescribeInstances(1)",
+    ]);
   });
 
   it("leaves out the tasks of a task definition ECS refuses to describe, and says why", async () => {
@@ -184,7 +202,10 @@ describe("discoverCluster", () => {
 
   it("rejects when a call fails beyond the SDK's retries, so the cluster keeps its last object", async () => {
     const api = new FakeCluster([{ id: "a", def: "vpc" }], {});
-    api.failing.set("DescribeTasks", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+    api.failing.set(
+      "DescribeTasks",
+      Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }),
+    );
     await expect(discover(api)).rejects.toThrow("Rate exceeded");
   });
 });

@@ -48,11 +48,7 @@ const described = {
     },
     { image: "a container without a name is dropped" },
   ],
-  tags: [
-    { key: "team", value: "payments" },
-    { key: "empty" },
-    { value: "no key" },
-  ],
+  tags: [{ key: "team", value: "payments" }, { key: "empty" }, { value: "no key" }],
 };
 
 describe("normalizeTask", () => {

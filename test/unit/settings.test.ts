@@ -61,7 +61,10 @@ describe("the settings contract", () => {
   });
 
   it("treats a blank variable as unset", () => {
-    expect(readDiscoverySettings({ MAX_ATTEMPTS: "  ", CLUSTERS: "" })).toMatchObject({ maxAttempts: 6, clusters: [] });
+    expect(readDiscoverySettings({ MAX_ATTEMPTS: "  ", CLUSTERS: "" })).toMatchObject({
+      maxAttempts: 6,
+      clusters: [],
+    });
     expect(readOutputSettings({ TARGETS_BUCKET: "b-1", TARGETS_PREFIX: " " })).toEqual({
       bucket: "b-1",
       prefix: "targets/",

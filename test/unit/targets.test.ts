@@ -509,27 +509,33 @@ describe("determinism", () => {
 });
 
 describe("the file_sd contract, held to every group before it is published", () => {
-  it.each([70000, -1])("skips an endpoint whose host port %i the agent reported, keeping the others", (hostPort) => {
-    const t = task({
-      containers: [
+  it.each([70000, -1])(
+    "skips an endpoint whose host port %i the agent reported, keeping the others",
+    (hostPort) => {
+      const t = task({
+        containers: [
+          {
+            name: "app",
+            lastStatus: "RUNNING",
+            networkBindings: [
+              { containerPort: 8080, hostPort, protocol: "tcp" },
+              { containerPort: 9090, hostPort: 32770, protocol: "tcp" },
+            ],
+          },
+        ],
+      });
+      const result = build(
+        t,
+        def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080", "PROMETHEUS_EXPORTER_PORT.admin": "9090" }),
+      );
+      expect(result.groups.map((g) => g.targets)).toEqual([["10.0.0.5:32770"]]);
+      expect(result.warnings).toEqual([
         {
-          name: "app",
-          lastStatus: "RUNNING",
-          networkBindings: [
-            { containerPort: 8080, hostPort, protocol: "tcp" },
-            { containerPort: 9090, hostPort: 32770, protocol: "tcp" },
-          ],
+          taskArn: t.taskArn,
+          container: "app",
+          message: `endpoint skipped: group.targets[0] "10.0.0.5:${hostPort}" is not host:port`,
         },
-      ],
-    });
-    const result = build(t, def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080", "PROMETHEUS_EXPORTER_PORT.admin": "9090" }));
-    expect(result.groups.map((g) => g.targets)).toEqual([["10.0.0.5:32770"]]);
-    expect(result.warnings).toEqual([
-      {
-        taskArn: t.taskArn,
-        container: "app",
-        message: `endpoint skipped: group.targets[0] "10.0.0.5:${hostPort}" is not host:port`,
-      },
-    ]);
-  });
+      ]);
+    },
+  );
 });

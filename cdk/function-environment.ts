@@ -1,0 +1,64 @@
+import { Token } from "aws-cdk-lib";
+import {
+  discoveryEnvironment,
+  METRICS_NAMESPACE,
+  NUMBER_SETTINGS,
+  POWERTOOLS_VARIABLES,
+  SERVICE_NAME,
+  VARIABLES,
+} from "../lambda/shared/settings.js";
+import type { EcsDiscoveryProps } from "./props.js";
+
+/**
+ * The discovery variables for `props`, checked by the settings contract with the rules the function applies
+ * at cold start: a bad setting throws ConfigError, naming the variable, at synth.
+ */
+export function discoveryVariables(props: EcsDiscoveryProps): Record<string, string> {
+  return discoveryEnvironment(
+    {
+      clusters: props.clusters,
+      labels: props.labels,
+      filterLabel: props.filterLabel,
+      selectors: props.selectors,
+      includeTags: props.includeTags,
+      // Written out even at the default, so the function's configuration shows its API limits.
+      maxConcurrency: props.apiConcurrency ?? NUMBER_SETTINGS.maxConcurrency.default,
+      maxAttempts: props.maxAttempts ?? NUMBER_SETTINGS.maxAttempts.default,
+      churnGuardPercent: props.churnGuardPercent,
+    },
+    (value) => Token.isUnresolved(value),
+  );
+}
+
+/** Where the function writes and how it logs; the discovery variables come from `discoveryVariables`. */
+export interface FunctionOutput {
+  readonly bucketName: string;
+  readonly targetsPrefix: string;
+  readonly statePrefix: string;
+  readonly logLevel: string;
+}
+
+/** The function's whole environment. */
+export function functionEnvironment(
+  output: FunctionOutput,
+  discovery: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const environment: Record<string, string> = {
+    [VARIABLES.bucket]: output.bucketName,
+    [VARIABLES.targetsPrefix]: output.targetsPrefix,
+    [VARIABLES.statePrefix]: output.statePrefix,
+  };
+  // The API limits go first, where earlier releases wrote them, so existing templates do not change.
+  for (const { variable } of [NUMBER_SETTINGS.maxConcurrency, NUMBER_SETTINGS.maxAttempts]) {
+    const value = discovery[variable];
+    if (value !== undefined) environment[variable] = value;
+  }
+  return {
+    ...environment,
+    [POWERTOOLS_VARIABLES.logLevel]: output.logLevel,
+    [POWERTOOLS_VARIABLES.serviceName]: SERVICE_NAME,
+    [POWERTOOLS_VARIABLES.metricsNamespace]: METRICS_NAMESPACE,
+    NODE_OPTIONS: "--enable-source-maps",
+    ...discovery,
+  };
+}

@@ -1,0 +1,124 @@
+import type { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as s3 from "aws-cdk-lib/aws-s3";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import { DEFAULT_STATE_PREFIX, DEFAULT_TARGETS_PREFIX, NUMBER_SETTINGS } from "../lambda/shared/settings.js";
+
+/** Docker label names the function reads; each defaults to the old poller's name. */
+export interface LabelNameProps {
+  /** @default "PROMETHEUS_EXPORTER_PORT" */
+  readonly port?: string;
+  /** @default "PROMETHEUS_EXPORTER_PATH" */
+  readonly path?: string;
+  /** @default "PROMETHEUS_EXPORTER_SCHEME" */
+  readonly scheme?: string;
+  /** @default "PROMETHEUS_EXPORTER_JOB_NAME" */
+  readonly jobName?: string;
+  /** @default "PROMETHEUS_EXPORTER_SERVER_NAME" */
+  readonly serverName?: string;
+  /** @default "PROMETHEUS_EXPORTER_INTERVAL" */
+  readonly interval?: string;
+  /** @default "PROMETHEUS_EXPORTER_TIMEOUT" */
+  readonly timeout?: string;
+  /** @default "PROMETHEUS_DYNAMIC_EXPORT" */
+  readonly dynamicExport?: string;
+}
+
+/**
+ * Makes containers targets without docker labels. Patterns are regular expressions that must match the whole
+ * name; at least one of `family` and `service` is required.
+ */
+export interface SelectorProps {
+  readonly family?: string;
+  readonly service?: string;
+  readonly container?: string;
+  readonly port: number;
+  readonly path?: string;
+  readonly scheme?: "http" | "https";
+  readonly job?: string;
+}
+
+export interface EcsDiscoveryProps {
+  /**
+   * ECS cluster names or ARNs to discover. Also narrows the ECS event rule and the IAM policy to these
+   * clusters.
+   * @default - every cluster of the region
+   */
+  readonly clusters?: string[];
+  /** Docker label names (for task definitions that use other names than the old poller's). @default - the old poller's names */
+  readonly labels?: LabelNameProps;
+  /** Only containers carrying this docker label (`NAME`, or `NAME=VALUE`) are considered. @default - no filter */
+  readonly filterLabel?: string;
+  /** Selectors for containers whose task definitions cannot carry labels. @default - none */
+  readonly selectors?: SelectorProps[];
+  /** Publish the tasks' tags as labels (`INCLUDE=TAGS`). @default false */
+  readonly includeTags?: boolean;
+  /**
+   * Name of an existing bucket to write to instead of creating one (for example one bucket shared by every
+   * region: keys carry account and region, so regions never collide). The stack then manages no bucket
+   * settings; versioning, encryption and TLS enforcement are the owner's job.
+   * @default - a bucket is created
+   */
+  readonly existingBucketName?: string;
+  /** Bucket for S3 server access logs of the created bucket. @default - no access logging (acknowledged in cdk-nag) */
+  readonly accessLogsBucket?: s3.IBucket;
+  /** Days a replaced or deleted version of a target object is kept. @default 30 */
+  readonly noncurrentVersionRetentionDays?: number;
+  /** Removal policy of the created bucket. @default RemovalPolicy.RETAIN */
+  readonly bucketRemovalPolicy?: RemovalPolicy;
+  /** Key prefix of the file_sd objects; the sidecar reads this. @default "targets/" */
+  readonly targetsPrefix?: string;
+  /** Key prefix of the function's own state objects; must not lie inside `targetsPrefix`. @default "state/" */
+  readonly statePrefix?: string;
+  /** How often the full reconcile runs; whole minutes. @default Duration.minutes(5) */
+  readonly reconcileInterval?: Duration;
+  /** Alarm when this many reconcile intervals in a row had no fully successful reconcile. @default 3 */
+  readonly reconcileMissingPeriods?: number;
+  /** Powertools log level: DEBUG, INFO, WARN or ERROR. @default "INFO" */
+  readonly logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  /** Retention of the function's log group. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** Alarm and OK notifications go to this topic. @default - alarms without actions */
+  readonly alarmTopic?: sns.ITopic;
+  /** Function memory in MB. @default 512 */
+  readonly memorySize?: number;
+  /** Function timeout. @default Duration.minutes(2) */
+  readonly timeout?: Duration;
+  /** Clusters discovered at once and describe batches in flight per cluster (`MAX_CONCURRENCY`). @default 8 */
+  readonly apiConcurrency?: number;
+  /** SDK attempts per AWS call, adaptive retry (`MAX_ATTEMPTS`). @default 6 */
+  readonly maxAttempts?: number;
+  /**
+   * Churn guard (`CHURN_GUARD_PERCENT`): a reconcile that would remove more than this share of a cluster's
+   * tasks without stop events waits for the next reconcile to confirm. @default - the engine's default, 50
+   */
+  readonly churnGuardPercent?: number;
+  /** Most ECS events handed to one invocation. @default 1000 */
+  readonly eventBatchSize?: number;
+  /** How long the queue gathers events before invoking the function. @default Duration.seconds(5) */
+  readonly eventBatchingWindow?: Duration;
+  /** Most concurrent invocations the event queue drives (2 is the Lambda minimum). @default 2 */
+  readonly eventMaxConcurrency?: number;
+  /** Reserved concurrency of the function, an upper bound over all triggers. @default - none (unreserved) */
+  readonly reservedConcurrency?: number;
+  /** Path of the handler source. @default - `lambda/handler.ts` of this repository */
+  readonly entry?: string;
+}
+
+/** The construct's defaults; those the function shares are the settings contract's. */
+export const DEFAULTS = {
+  targetsPrefix: DEFAULT_TARGETS_PREFIX,
+  statePrefix: DEFAULT_STATE_PREFIX,
+  reconcileIntervalMinutes: 5,
+  reconcileMissingPeriods: 3,
+  logLevel: "INFO",
+  logRetention: logs.RetentionDays.ONE_MONTH,
+  memorySize: 512,
+  timeoutSeconds: 120,
+  noncurrentVersionRetentionDays: 30,
+  apiConcurrency: NUMBER_SETTINGS.maxConcurrency.default,
+  maxAttempts: NUMBER_SETTINGS.maxAttempts.default,
+  eventBatchSize: 1000,
+  eventBatchingWindowSeconds: 5,
+  eventMaxConcurrency: 2,
+} as const;

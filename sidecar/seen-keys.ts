@@ -1,0 +1,56 @@
+/**
+ * What the poll remembers of each listed S3 key from one poll to the next: the ETag last fetched, so an
+ * unchanged object is never fetched again (an unchanged poll is one LIST and no GET), and the ETag it
+ * was rejected at, so a bad key or object is logged once per key and ETag, not on every poll.
+ */
+import type { Logger } from "./log.js";
+import type { ErrorKind } from "./metrics.js";
+
+export class SeenKeys {
+  /** S3 key → ETag last fetched (good or bad). */
+  private readonly fetched = new Map<string, string>();
+  /** S3 key → ETag at which it was rejected. */
+  private readonly rejected = new Map<string, string>();
+
+  constructor(private readonly logger: Logger) {}
+
+  /** The ETag last fetched, for IfNoneMatch. */
+  etag(key: string): string | undefined {
+    return this.fetched.get(key);
+  }
+
+  /** This ETag of the key was fetched (or is on disk intact): it is not fetched again. */
+  remember(key: string, etag: string): void {
+    this.fetched.set(key, etag);
+  }
+
+  /** This ETag of the key was fetched and accepted: a later bad version is reported again. */
+  accept(key: string, etag: string): void {
+    this.fetched.set(key, etag);
+    this.rejected.delete(key);
+  }
+
+  /**
+   * Logs a rejection unless the key was already rejected at this ETag. True when it was logged: the
+   * caller counts it then, and only then.
+   */
+  reject(key: string, etag: string, kind: ErrorKind, reason: string, keptFile: string | undefined): boolean {
+    if (this.rejected.get(key) === etag) return false;
+    this.rejected.set(key, etag);
+    this.logger.log("warn", kind === "invalid_key" ? "key_rejected" : "object_rejected", {
+      key,
+      etag,
+      kind,
+      reason,
+      kept_file: keptFile,
+      note: kind === "invalid_key" ? "no file is written for this key" : "last good file (if any) kept",
+    });
+    return true;
+  }
+
+  /** Forgets the keys a listing no longer has, so one that comes back is fetched and reported afresh. */
+  keepOnly(listed: ReadonlySet<string>): void {
+    for (const key of [...this.fetched.keys()]) if (!listed.has(key)) this.fetched.delete(key);
+    for (const key of [...this.rejected.keys()]) if (!listed.has(key)) this.rejected.delete(key);
+  }
+}
