@@ -35,54 +35,69 @@ export function groupFor(
   endpoint: EndpointSpec,
   resolved: ResolvedAddress,
 ): Required<TargetGroup> {
-  const { task, cluster, def, mode, containerDef, container, rules } = ctx;
+  const { task, containerDef, rules } = ctx;
   const labels: Record<string, string> = {};
-  const put = (name: string, value: string | undefined) => {
+  const named = { ...pollerLabels(ctx, endpoint), ...ecsLabels(ctx, endpoint, resolved) };
+  for (const [name, value] of Object.entries(named))
     if (value !== undefined && value !== "") labels[name] = value;
-  };
-  // The old poller's label names, so existing dashboards and relabel rules keep working.
-  put("task_arn", task.taskArn);
-  put("task_name", def.family);
-  put("task_revision", String(def.revision));
-  put("task_group", task.group);
-  put("cluster_arn", task.clusterArn);
-  put("container_name", containerDef.name);
-  put("container_arn", container?.containerArn);
-  put("docker_image", containerDef.image ?? container?.image);
-  put("job", endpoint.job);
-  put("__metrics_path__", endpoint.path);
-  put("__scheme__", endpoint.scheme);
-  put("__scrape_interval__", endpoint.interval);
-  put("__scrape_timeout__", endpoint.timeout);
-
-  // The names Prometheus's own ECS discovery uses, for relabel configs written against it.
-  put("__meta_ecs_cluster", cluster?.name);
-  put("__meta_ecs_cluster_arn", task.clusterArn);
-  put("__meta_ecs_region", cluster?.region);
-  put("__meta_ecs_service", serviceNameOf(task.group));
-  put("__meta_ecs_task_group", task.group);
-  put("__meta_ecs_task_arn", task.taskArn);
-  put("__meta_ecs_task_definition", def.taskDefinitionArn);
-  put("__meta_ecs_task_family", def.family);
-  put("__meta_ecs_task_revision", String(def.revision));
-  put("__meta_ecs_launch_type", task.launchType);
-  put("__meta_ecs_availability_zone", task.availabilityZone);
-  put("__meta_ecs_ip_address", resolved.ip);
-  put("__meta_ecs_network_mode", mode);
-  for (const [name, value] of Object.entries(resolved.hostLabels)) put(name, value);
-  put("__meta_ecs_container_name", containerDef.name);
-  put("__meta_ecs_container_port", String(endpoint.port ?? resolved.port));
-  put("__meta_ecs_endpoint", endpoint.name);
-  for (const name of Object.keys(containerDef.dockerLabels).sort()) {
-    const key = `__meta_ecs_container_label_${sanitizeLabelName(name)}`;
-    if (!(key in labels)) labels[key] = containerDef.dockerLabels[name] ?? "";
-  }
-  if (rules.includeTags && task.tags) {
-    for (const name of Object.keys(task.tags).sort()) {
-      const key = `__meta_ecs_tag_task_${sanitizeLabelName(name)}`;
-      if (!(key in labels)) labels[key] = task.tags[name] ?? "";
-    }
-  }
+  addFamily(labels, "__meta_ecs_container_label_", containerDef.dockerLabels);
+  if (rules.includeTags && task.tags) addFamily(labels, "__meta_ecs_tag_task_", task.tags);
   const host = endpoint.serverName ?? resolved.ip;
   return { targets: [`${formatHost(host)}:${resolved.port}`], labels };
+}
+
+/** The old poller's label names, so existing dashboards and relabel rules keep working. */
+function pollerLabels(ctx: GroupContext, endpoint: EndpointSpec): Record<string, string | undefined> {
+  const { task, def, containerDef, container } = ctx;
+  return {
+    task_arn: task.taskArn,
+    task_name: def.family,
+    task_revision: String(def.revision),
+    task_group: task.group,
+    cluster_arn: task.clusterArn,
+    container_name: containerDef.name,
+    container_arn: container?.containerArn,
+    docker_image: containerDef.image ?? container?.image,
+    job: endpoint.job,
+    __metrics_path__: endpoint.path,
+    __scheme__: endpoint.scheme,
+    __scrape_interval__: endpoint.interval,
+    __scrape_timeout__: endpoint.timeout,
+  };
+}
+
+/** The names Prometheus's own ECS discovery uses, for relabel configs written against it. */
+function ecsLabels(
+  ctx: GroupContext,
+  endpoint: EndpointSpec,
+  resolved: ResolvedAddress,
+): Record<string, string | undefined> {
+  const { task, cluster, def, mode, containerDef } = ctx;
+  return {
+    __meta_ecs_cluster: cluster?.name,
+    __meta_ecs_cluster_arn: task.clusterArn,
+    __meta_ecs_region: cluster?.region,
+    __meta_ecs_service: serviceNameOf(task.group),
+    __meta_ecs_task_group: task.group,
+    __meta_ecs_task_arn: task.taskArn,
+    __meta_ecs_task_definition: def.taskDefinitionArn,
+    __meta_ecs_task_family: def.family,
+    __meta_ecs_task_revision: String(def.revision),
+    __meta_ecs_launch_type: task.launchType,
+    __meta_ecs_availability_zone: task.availabilityZone,
+    __meta_ecs_ip_address: resolved.ip,
+    __meta_ecs_network_mode: mode,
+    ...resolved.hostLabels,
+    __meta_ecs_container_name: containerDef.name,
+    __meta_ecs_container_port: String(endpoint.port ?? resolved.port),
+    __meta_ecs_endpoint: endpoint.name,
+  };
+}
+
+/** One label per entry of `values`, its name sanitized after `prefix`; a name already taken stays as it is. */
+function addFamily(labels: Record<string, string>, prefix: string, values: Record<string, string>): void {
+  for (const name of Object.keys(values).sort()) {
+    const key = `${prefix}${sanitizeLabelName(name)}`;
+    if (!(key in labels)) labels[key] = values[name] ?? "";
+  }
 }

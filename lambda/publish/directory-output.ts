@@ -8,6 +8,12 @@ function etagOf(body: string): string {
   return `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
 }
 
+/** A missing file or directory is no error here: it means nothing was written yet. */
+function absentAsUndefined(error: unknown): undefined {
+  if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+  throw error;
+}
+
 /** Atomically replaces `target`: temp file in the same directory, flushed, then renamed over it. */
 export async function writeFileAtomic(target: string, body: string): Promise<void> {
   const dir = dirname(target);
@@ -47,26 +53,16 @@ export class DirectoryTargetOutput implements TargetOutput {
   }
 
   async read(ref: ObjectRef, kind: ObjectKind = "targets"): Promise<StoredObject | undefined> {
-    try {
-      const body = await readFile(this.locationOf(ref, kind), "utf-8");
-      return { body, etag: etagOf(body) };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw error;
-    }
+    const body = await readFile(this.locationOf(ref, kind), "utf-8").catch(absentAsUndefined);
+    return body === undefined ? undefined : { body, etag: etagOf(body) };
   }
 
-  async write(
-    ref: ObjectRef,
-    body: string,
-    expected: StoredObject | undefined,
-    kind: ObjectKind = "targets",
-  ): Promise<string | undefined> {
+  readonly write: TargetOutput["write"] = async (ref, body, expected, kind = "targets") => {
     const current = await this.read(ref, kind);
     if ((current?.etag ?? null) !== (expected?.etag ?? null)) return undefined;
     await writeFileAtomic(this.locationOf(ref, kind), body);
     return etagOf(body);
-  }
+  };
 
   async remove(ref: ObjectRef): Promise<void> {
     // State first, as in S3: a clean-up that dies in between leaves the file the next one looks for.
@@ -75,13 +71,7 @@ export class DirectoryTargetOutput implements TargetOutput {
   }
 
   async listPublishedClusters(accountId: string, region: string): Promise<string[]> {
-    let entries: string[];
-    try {
-      entries = await readdir(this.location);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw error;
-    }
-    return clusterNamesOfFiles(entries, accountId, region);
+    const entries = await readdir(this.location).catch(absentAsUndefined);
+    return clusterNamesOfFiles(entries ?? [], accountId, region);
   }
 }

@@ -40,12 +40,7 @@ export class S3TargetOutput implements TargetOutput {
     }
   }
 
-  async write(
-    ref: ObjectRef,
-    body: string,
-    expected: StoredObject | undefined,
-    kind: ObjectKind = "targets",
-  ): Promise<string | undefined> {
+  readonly write: TargetOutput["write"] = async (ref, body, expected, kind = "targets") => {
     try {
       const out = await this.s3.send(
         new PutObjectCommand({
@@ -62,7 +57,7 @@ export class S3TargetOutput implements TargetOutput {
       if (isWriteConflict(error)) return undefined;
       throw error;
     }
-  }
+  };
 
   async remove(ref: ObjectRef): Promise<void> {
     // State first: clean-up finds clusters by their targets object, so a run that dies in between leaves
