@@ -10,7 +10,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from "node:pat
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { isOwnedFileName, parseObjectKey as keyToFileName } from "../../lambda/shared/file-sd.js";
-import { FakeStore, group, makeSyncer } from "../sidecar/fakes.js";
+import { FakeStore, group, makeSyncer } from "../support/sidecar-fakes.js";
 import { Tally } from "./tally.js";
 
 const tally = new Tally("Sidecar key properties");

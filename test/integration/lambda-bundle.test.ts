@@ -8,8 +8,8 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client }
 import type { App } from "aws-cdk-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StandIn, startStandIn } from "../standin/server.js";
+import { synthConstruct } from "../support/cdk.js";
 import { type MotoServer, startMoto } from "../support/moto.js";
-import { synthConstruct } from "./helpers.js";
 
 /**
  * The function exactly as `cdk deploy` ships it: the esbuild bundle from the cloud assembly, loaded in a fresh

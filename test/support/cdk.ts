@@ -4,7 +4,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import { EcsDiscovery, type EcsDiscoveryProps } from "../../cdk/ecs-discovery-construct.js";
 
 /** A tiny handler: bundling it is fast, and the CDK tests do not depend on the engine's progress. */
-export const STUB_ENTRY = fileURLToPath(new URL("./fixtures/stub-handler.ts", import.meta.url));
+export const STUB_ENTRY = fileURLToPath(new URL("../fixtures/cdk/stub-handler.ts", import.meta.url));
 
 export const ACCOUNT = "111122223333";
 export const REGION = "eu-west-1";

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { FakeStore, group, jsonFiles, makeSyncer, tempDir, writeText } from "./fakes.js";
+import { FakeStore, group, jsonFiles, makeSyncer, tempDir, writeText } from "../support/sidecar-fakes.js";
 
 const K = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;
 const F = (cluster: string) => `123456789012_us-east-1_${cluster}.json`;

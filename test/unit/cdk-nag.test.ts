@@ -3,7 +3,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../cdk/build-app.js";
-import { STUB_ENTRY } from "./helpers.js";
+import { STUB_ENTRY } from "../support/cdk.js";
 
 /** The app as `cdk synth` builds it (cdk-nag plugin included), for one region, on the stub handler. */
 function nagApp() {

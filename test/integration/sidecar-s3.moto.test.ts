@@ -17,7 +17,7 @@ import { SidecarMetrics } from "../../sidecar/metrics.js";
 import { S3ObjectStore } from "../../sidecar/store.js";
 import { Syncer, syncId } from "../../sidecar/sync.js";
 import { type MotoServer, startMoto } from "../support/moto.js";
-import { group, jsonFiles, tempDir } from "./fakes.js";
+import { group, jsonFiles, tempDir } from "../support/sidecar-fakes.js";
 
 const BUCKET = "sd-bucket";
 const K = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/prom
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FsLocalDir } from "../../sidecar/localdir.js";
-import { tempDir } from "./fakes.js";
+import { tempDir } from "../support/sidecar-fakes.js";
 
 describe("FsLocalDir", () => {
   it("writes atomically with mode 0644, whatever the umask", async () => {

@@ -8,9 +8,9 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { EcsDiscovery, type LabelNameProps } from "../../cdk/ecs-discovery-construct.js";
 import type { LabelKey } from "../../lambda/shared/settings.js";
-import { ACCOUNT, REGION, STUB_ENTRY, synthConstruct } from "./helpers.js";
+import { ACCOUNT, REGION, STUB_ENTRY, synthConstruct } from "../support/cdk.js";
 
-const SDK_STUB = new URL("./fixtures/stub-handler-sdk.ts", import.meta.url).pathname;
+const SDK_STUB = new URL("../fixtures/cdk/stub-handler-sdk.ts", import.meta.url).pathname;
 
 // One synth with every default (the SDK stub shows the SDK is bundled) ...
 const defaults = synthConstruct({ entry: SDK_STUB });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type MotoServer, startMoto } from "../support/moto.js";
-import { group, jsonFiles, tempDir, waitFor } from "./fakes.js";
+import { group, jsonFiles, tempDir, waitFor } from "../support/sidecar-fakes.js";
 
 const BUCKET = "sd-cli";
 const K = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;

@@ -4,7 +4,7 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { buildApp, stackName } from "../../cdk/build-app.js";
 import { parseRegions, parseSettings, settingsForRegion } from "../../cdk/settings.js";
-import { STUB_ENTRY } from "./helpers.js";
+import { STUB_ENTRY } from "../support/cdk.js";
 
 const cdkJson = JSON.parse(readFileSync(new URL("../../cdk.json", import.meta.url), "utf8"));
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ACCOUNT, REGION, synthConstruct } from "./helpers.js";
+import { ACCOUNT, REGION, synthConstruct } from "../support/cdk.js";
 
 /**
  * The subset of EventBridge pattern matching the rule uses: a list of values matches when the field equals one

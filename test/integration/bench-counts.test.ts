@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GROUPS } from "./catalogue.js";
+import { GROUPS } from "../bench/catalogue.js";
 
 /**
  * Keeps the benchmark honest without timing anything: the smallest scenario runs through the same engine

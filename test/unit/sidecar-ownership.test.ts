@@ -6,7 +6,7 @@ import { memoryLogger } from "../../sidecar/log.js";
 import { SidecarMetrics } from "../../sidecar/metrics.js";
 import { type LoadedFile, OwnershipLedger, sha256, syncId } from "../../sidecar/ownership.js";
 import { Syncer } from "../../sidecar/sync.js";
-import { FakeStore, group, tempDir, writeText } from "./fakes.js";
+import { FakeStore, group, tempDir, writeText } from "../support/sidecar-fakes.js";
 
 const SOURCE = { bucket: "bkt", prefix: "targets/" };
 const K = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;

@@ -7,7 +7,7 @@ import {
   REGION,
   type Statement,
   synthConstruct,
-} from "./helpers.js";
+} from "../support/cdk.js";
 
 const CLUSTER_ACTIONS = ["ecs:DescribeTasks", "ecs:DescribeContainerInstances", "ecs:ListTasks"];
 /** Actions whose API allows no resource ARN (or, for ListTasks, is narrowed by ecs:cluster instead). */

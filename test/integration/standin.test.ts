@@ -13,7 +13,7 @@ import {
   type Task,
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Fleet, generateFleet, type StandIn, startStandIn } from "./index.js";
+import { Fleet, generateFleet, type StandIn, startStandIn } from "../standin/index.js";
 
 const credentials = { accessKeyId: "standin", secretAccessKey: "standin" };
 const ecsClient = (s: StandIn, maxAttempts = 3) =>
