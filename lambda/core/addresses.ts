@@ -59,7 +59,8 @@ function singleContainerPort(def: ContainerDefinitionSpec): number | undefined {
   return ports.size === 1 ? [...ports][0] : undefined;
 }
 
-export type ResolvedAddress = { ip: string; port: number; hostLabels: Record<string, string> };
+/** Where an endpoint is reached; `host` when through an EC2 host (bridge, host). */
+export type ResolvedAddress = { ip: string; port: number; host?: HostInfo };
 type Resolved = ResolvedAddress | { problem: string };
 
 export function resolveAddress(
@@ -80,7 +81,7 @@ export function resolveAddress(
     const port = endpoint.port ?? singleContainerPort(def);
     if (port === undefined)
       return { problem: "dynamic export needs exactly one port mapping in awsvpc mode" };
-    return { ip, port, hostLabels: {} };
+    return { ip, port };
   }
   if (!usesHostAddress(mode)) return { problem: `network mode "${mode}" is not supported` };
   if (!task.containerInstanceArn) return { problem: `${mode} mode task has no container instance` };
@@ -97,9 +98,6 @@ export function resolveAddress(
   if (!isIP(host.privateIp)) {
     return { problem: `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} has no usable private IP address` };
   }
-  const hostLabels: Record<string, string> = { __meta_ecs_container_instance_arn: host.containerInstanceArn };
-  if (host.ec2InstanceId) hostLabels.__meta_ecs_ec2_instance_id = host.ec2InstanceId;
-  hostLabels.__meta_ecs_ec2_instance_private_ip = host.privateIp;
   const bindings = container?.networkBindings ?? [];
   let port: number | undefined;
   if (endpoint.port === undefined) {
@@ -111,7 +109,7 @@ export function resolveAddress(
     port = hostPortFor(bindings, endpoint.port);
     if (port === undefined) return { problem: `container port ${endpoint.port} has no host port binding` };
   }
-  return { ip: host.privateIp, port, hostLabels };
+  return { ip: host.privateIp, port, host };
 }
 
 export function formatHost(host: string): string {

@@ -237,9 +237,9 @@ export function targetGroupProblem(group: unknown, where = "group"): string | un
   const labels = group.labels;
   if (labels === undefined) return undefined;
   if (!isRecord(labels)) return `${where}.labels is not an object`;
-  for (const [name, value] of Object.entries(labels)) {
+  for (const name of Object.keys(labels)) {
     if (!isValidLabelName(name)) return `${where}.labels: ${JSON.stringify(name)} is not a valid label name`;
-    if (typeof value !== "string") return `${where}.labels.${name} is not a string`;
+    if (typeof labels[name] !== "string") return `${where}.labels.${name} is not a string`;
   }
   return undefined;
 }
