@@ -72,11 +72,7 @@ export function filterAllows(labels: Record<string, string>, filter: FilterLabel
 }
 
 /** Whether any container of the task definition could become a target under these rules. */
-export function isRelevant(
-  def: TaskDefinitionSpec,
-  task: Pick<TaskView, "group">,
-  rules: TargetRules,
-): boolean {
+function isRelevant(def: TaskDefinitionSpec, task: Pick<TaskView, "group">, rules: TargetRules): boolean {
   if (def.containers.some((c) => declaresEndpoints(c.dockerLabels, rules.labels))) return true;
   const service = serviceNameOf(task.group);
   return rules.selectors.some(

@@ -33,14 +33,14 @@ const ACCOUNT_RE = new RegExp(`^${ACCOUNT}$`);
 const REGION_RE = new RegExp(`^${REGION}$`);
 
 /** ECS cluster names: 1-255 letters, digits, "_" and "-". */
-export const CLUSTER_NAME = new RegExp(`^${CLUSTER}$`);
+const CLUSTER_NAME = new RegExp(`^${CLUSTER}$`);
 const CLUSTER_FILE_RE = new RegExp(`^${CLUSTER}\\.json$`);
 
 /** Local file names the sidecar may write (and, if it wrote them, remove). */
-export const OWNED_FILE_RE = new RegExp(`^${ACCOUNT}_${REGION}_${CLUSTER}\\.json$`);
+const OWNED_FILE_RE = new RegExp(`^${ACCOUNT}_${REGION}_${CLUSTER}\\.json$`);
 
 /** Longest file name most filesystems accept (ext4, xfs, overlayfs): 255 bytes. */
-export const MAX_FILE_NAME_BYTES = 255;
+const MAX_FILE_NAME_BYTES = 255;
 
 /** `{prefix}{accountId}/{region}/{clusterName}.json`: one object per cluster, keyed by account and region. */
 export function objectKey(prefix: string, ref: ObjectRef): string {
@@ -138,7 +138,7 @@ const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const HOST_LABEL_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
 const PORT_RE = /^[1-9][0-9]{0,4}$/;
 
-export function isValidLabelName(name: string): boolean {
+function isValidLabelName(name: string): boolean {
   return LABEL_NAME_RE.test(name);
 }
 

@@ -159,7 +159,7 @@ export function parseClusterList(raw: string | undefined, variable: string = VAR
   return [...new Set(items)];
 }
 
-export function parseFilterLabel(raw: string | undefined): FilterSetting | undefined {
+function parseFilterLabel(raw: string | undefined): FilterSetting | undefined {
   if (raw === undefined) return undefined;
   const eq = raw.indexOf("=");
   const name = eq === -1 ? raw : raw.slice(0, eq);
@@ -289,7 +289,7 @@ export function checkBucket(bucket: string | undefined, variable: string = VARIA
  * make a key ambiguous or a policy pattern wider than meant (a leading "/", "..", white space, "*", "?",
  * "\").
  */
-export function checkPrefix(value: string, variable: string): string {
+function checkPrefix(value: string, variable: string): string {
   if (value === "" || !value.endsWith("/"))
     throw new ConfigError(variable, `must be a key prefix ending with "/", got "${value}"`);
   if (value.startsWith("/") || value.includes("..") || /[\s\\*?]/.test(value)) {
