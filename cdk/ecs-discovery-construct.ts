@@ -9,11 +9,12 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import type { IncludeItem } from "../lambda/shared/settings.js";
 import { buildAlarms, notifyAlarmTopic } from "./alarms.js";
 import { checkProps } from "./checks.js";
 import { clusterArns } from "./ecs-arns.js";
 import { buildFunctionRole, grantEngineAccess } from "./engine-policy.js";
-import { functionEnvironment } from "./function-environment.js";
+import { functionEnvironment, includeOf } from "./function-environment.js";
 import { acknowledgeNagFindings } from "./nag-acknowledgements.js";
 import { DEFAULTS, type EcsDiscoveryProps } from "./props.js";
 import { buildSidecarPolicy, grantTargetsRead } from "./sidecar-access.js";
@@ -53,6 +54,8 @@ export class EcsDiscovery extends Construct {
   readonly resyncCommand: string;
   /** Cluster ARNs from `clusters` (empty when every cluster is discovered). */
   readonly clusterArns: string[];
+  /** What `INCLUDE` lists (the `include` prop, with the deprecated `includeTags` folded in). */
+  readonly include: IncludeItem[];
 
   constructor(scope: Construct, id: string, props: EcsDiscoveryProps = {}) {
     super(scope, id);
@@ -63,6 +66,7 @@ export class EcsDiscovery extends Construct {
     this.targetsPrefix = checked.targetsPrefix;
     this.statePrefix = checked.statePrefix;
     this.clusterArns = clusterArns(stack, props.clusters ?? []);
+    this.include = includeOf(props);
     const timeout = props.timeout ?? Duration.seconds(DEFAULTS.timeoutSeconds);
     const logLevel = props.logLevel ?? DEFAULTS.logLevel;
 
@@ -115,6 +119,7 @@ export class EcsDiscovery extends Construct {
       statePrefix: this.statePrefix,
       clusters: props.clusters ?? [],
       clusterArns: this.clusterArns,
+      includeServices: this.include.includes("SERVICES"),
     });
     connectTriggers(this.function, rules, queues, props, checked.reconcileIntervalMinutes);
     if (props.alarmTopic) notifyAlarmTopic(alarms, props.alarmTopic);

@@ -19,6 +19,8 @@ export interface EngineScope {
   readonly bucket: s3.IBucket;
   readonly targetsPrefix: string;
   readonly statePrefix: string;
+  /** `INCLUDE=SERVICES`: the function describes the services of the tasks it publishes. */
+  readonly includeServices: boolean;
 }
 
 /** The function's role; its only permission so far is writing to its own log group. */
@@ -51,6 +53,7 @@ interface EcsResourceArns {
   readonly clusters: readonly string[];
   readonly tasks: readonly string[];
   readonly containerInstances: readonly string[];
+  readonly services: readonly string[];
 }
 
 function ecsResourceArns(stack: Stack, engine: EngineScope): EcsResourceArns {
@@ -63,6 +66,7 @@ function ecsResourceArns(stack: Stack, engine: EngineScope): EcsResourceArns {
     clusters: scoped ? engine.clusterArns : [ecsArn(stack, "cluster", "*")],
     tasks: children("task"),
     containerInstances: children("container-instance"),
+    services: children("service"),
   };
 }
 
@@ -102,10 +106,19 @@ function engineStatements(engine: EngineScope, arns: EcsResourceArns): iam.Polic
       resources: [...arns.containerInstances],
       conditions: clusterCondition,
     }),
+    ...(engine.includeServices
+      ? [
+          new iam.PolicyStatement({
+            sid: "DescribeServices",
+            actions: ["ecs:DescribeServices"],
+            resources: [...arns.services],
+          }),
+        ]
+      : []),
     new iam.PolicyStatement({
       sid: "DescribeTaskDefinitionsAndInstances",
-      // Neither action supports resource-level permissions.
-      actions: ["ecs:DescribeTaskDefinition", "ec2:DescribeInstances"],
+      // None of these actions supports resource-level permissions.
+      actions: ["ecs:DescribeTaskDefinition", "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"],
       resources: ["*"],
     }),
     new iam.PolicyStatement({
@@ -138,6 +151,7 @@ function wildcardResources(engine: EngineScope, arns: EcsResourceArns): Wildcard
   for (const [patterns, what] of [
     [arns.tasks, "tasks"],
     [arns.containerInstances, "container instances"],
+    [engine.includeServices ? arns.services : [], "services"],
     [arns.clusters, "clusters"],
   ] as const) {
     for (const arn of patterns.filter((p) => p.includes("*"))) {

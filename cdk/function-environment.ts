@@ -1,6 +1,7 @@
 import { Token } from "aws-cdk-lib";
 import {
   discoveryEnvironment,
+  type IncludeItem,
   METRICS_NAMESPACE,
   NUMBER_SETTINGS,
   POWERTOOLS_VARIABLES,
@@ -20,7 +21,8 @@ export function discoveryVariables(props: EcsDiscoveryProps): Record<string, str
       labels: props.labels,
       filterLabel: props.filterLabel,
       selectors: props.selectors,
-      includeTags: props.includeTags,
+      include: includeOf(props),
+      dynamicExport: props.dynamicExport,
       // Written out even at the default, so the function's configuration shows its API limits.
       maxConcurrency: props.apiConcurrency ?? NUMBER_SETTINGS.maxConcurrency.default,
       maxAttempts: props.maxAttempts ?? NUMBER_SETTINGS.maxAttempts.default,
@@ -28,6 +30,13 @@ export function discoveryVariables(props: EcsDiscoveryProps): Record<string, str
     },
     (value) => Token.isUnresolved(value),
   );
+}
+
+/** `include`, with the deprecated `includeTags` folded in. */
+export function includeOf(props: Pick<EcsDiscoveryProps, "include" | "includeTags">): IncludeItem[] {
+  const items = new Set<IncludeItem>(props.include ?? []);
+  if (props.includeTags) items.add("TAGS");
+  return [...items];
 }
 
 /** Where the function writes and how it logs; the discovery variables come from `discoveryVariables`. */

@@ -42,7 +42,8 @@ export function acknowledgeNagFindings(r: AcknowledgedResources): void {
   Validations.of(r.role).acknowledge({
     id: "AwsSolutions-IAM5[Resource::*]",
     reason:
-      "ecs:ListClusters, ecs:DescribeTaskDefinition and ec2:DescribeInstances support no resource-level " +
+      "ecs:ListClusters, ecs:DescribeTaskDefinition, ec2:DescribeInstances and ec2:DescribeNetworkInterfaces " +
+      "support no resource-level " +
       "permissions; ecs:ListTasks is authorised on container instances and narrowed by the ecs:cluster condition.",
   });
   Validations.of(r.fn).acknowledge({

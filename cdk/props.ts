@@ -2,7 +2,13 @@ import type { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
-import { DEFAULT_STATE_PREFIX, DEFAULT_TARGETS_PREFIX, NUMBER_SETTINGS } from "../lambda/shared/settings.js";
+import {
+  DEFAULT_STATE_PREFIX,
+  DEFAULT_TARGETS_PREFIX,
+  type DynamicExportMode,
+  type IncludeItem,
+  NUMBER_SETTINGS,
+} from "../lambda/shared/settings.js";
 
 /** Docker label names the function reads; each defaults to the old poller's name. */
 export interface LabelNameProps {
@@ -51,8 +57,21 @@ export interface EcsDiscoveryProps {
   readonly filterLabel?: string;
   /** Selectors for containers whose task definitions cannot carry labels. @default - none */
   readonly selectors?: SelectorProps[];
-  /** Publish the tasks' tags as labels (`INCLUDE=TAGS`). @default false */
+  /**
+   * Labels beyond those every target carries (`INCLUDE`): `TAGS` adds the cluster, service, task and EC2
+   * instance tag families; `SERVICES` adds the service's ARN and status (and, with `TAGS`, its tags), at the
+   * cost of DescribeServices calls. `["TAGS", "SERVICES"]` gives every label Prometheus's own ECS discovery
+   * writes. The IAM policy grows only by what these need.
+   * @default - neither
+   */
+  readonly include?: IncludeItem[];
+  /** @deprecated use `include: ["TAGS"]`; kept so existing stacks synthesize unchanged. */
   readonly includeTags?: boolean;
+  /**
+   * `"only"` reproduces the old poller's global dynamic-port mode (only containers with the dynamic-export
+   * label set count; the port label is ignored). @default "per-container"
+   */
+  readonly dynamicExport?: DynamicExportMode;
   /**
    * Name of an existing bucket to write to instead of creating one (for example one bucket shared by every
    * region: keys carry account and region, so regions never collide). The stack then manages no bucket

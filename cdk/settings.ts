@@ -1,5 +1,6 @@
 import { Duration } from "aws-cdk-lib";
 import type * as logs from "aws-cdk-lib/aws-logs";
+import type { DynamicExportMode, IncludeItem } from "../lambda/shared/settings.js";
 import type { EcsDiscoveryProps, LabelNameProps, SelectorProps } from "./props.js";
 
 /** Context key of the region list (`cdk.json` → `context.regions`, or `-c regions=eu-west-1,us-east-1`). */
@@ -17,7 +18,10 @@ export interface ContextSettings {
   labels?: LabelNameProps;
   filterLabel?: string;
   selectors?: SelectorProps[];
+  include?: IncludeItem[];
+  /** @deprecated use `include: ["TAGS"]`. */
   includeTags?: boolean;
+  dynamicExport?: DynamicExportMode;
   existingBucketName?: string;
   noncurrentVersionRetentionDays?: number;
   targetsPrefix?: string;
@@ -44,7 +48,9 @@ const KNOWN = new Set([
   "labels",
   "filterLabel",
   "selectors",
+  "include",
   "includeTags",
+  "dynamicExport",
   "existingBucketName",
   "noncurrentVersionRetentionDays",
   "targetsPrefix",
@@ -118,7 +124,9 @@ export function settingsForRegion(
     labels: s.labels,
     filterLabel: s.filterLabel,
     selectors: s.selectors,
+    include: s.include,
     includeTags: s.includeTags,
+    dynamicExport: s.dynamicExport,
     existingBucketName: sub(s.existingBucketName),
     noncurrentVersionRetentionDays: s.noncurrentVersionRetentionDays,
     targetsPrefix: s.targetsPrefix,

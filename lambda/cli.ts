@@ -49,7 +49,7 @@ Options:
 AWS access uses the standard SDK configuration: the credential chain, AWS_REGION, AWS_PROFILE and
 AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECS / _EC2 / _S3 for local emulators. Docker label names, the filter
 label, selectors and tags come from the same environment variables as the Lambda (PORT_LABEL,
-FILTER_LABEL, SELECTORS, INCLUDE=TAGS, ...; see the README).
+FILTER_LABEL, SELECTORS, INCLUDE=TAGS,SERVICES, DYNAMIC_EXPORT, ...; see the README).
 
 Exit status: 0 all clusters published; 1 nothing could be discovered or bad usage; 2 some clusters failed
 (their previous files are left as they were).`;

@@ -1,13 +1,26 @@
-import { type EC2Client, paginateDescribeInstances } from "@aws-sdk/client-ec2";
+import {
+  type EC2Client,
+  paginateDescribeInstances,
+  paginateDescribeNetworkInterfaces,
+} from "@aws-sdk/client-ec2";
 import {
   DescribeClustersCommand,
   DescribeContainerInstancesCommand,
+  DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   type ECSClient,
   paginateListClusters,
   paginateListTasks,
 } from "@aws-sdk/client-ecs";
+import type { ClusterInfo, ServiceInfo } from "../core/model.js";
+import { tags } from "../core/normalize.js";
+
+function ec2Tags(list: { Key?: string; Value?: string }[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of list ?? []) if (t.Key !== undefined && t.Value !== undefined) out[t.Key] = t.Value;
+  return out;
+}
 
 export interface ContainerInstanceInfo {
   containerInstanceArn: string;
@@ -20,6 +33,17 @@ export interface ClusterListing {
   active: string[];
   /** Requested names or ARNs that ECS does not know, or that are no longer ACTIVE. */
   missing: string[];
+  /** Tags of the ACTIVE clusters, by ARN. */
+  info: Map<string, ClusterInfo>;
+}
+
+/** What DescribeInstances says of an EC2 instance. */
+export interface InstanceInfo {
+  privateIp?: string;
+  publicIp?: string;
+  subnetId?: string;
+  instanceType?: string;
+  tags: Record<string, string>;
 }
 
 /**
@@ -35,14 +59,20 @@ export interface EcsReadApi {
   describeTasks(cluster: string, taskArns: string[], includeTags: boolean): Promise<unknown[]>;
   describeTaskDefinition(taskDefinitionArn: string): Promise<unknown>;
   describeContainerInstances(cluster: string, arns: string[]): Promise<ContainerInstanceInfo[]>;
-  /** Private IPv4 address by instance id; instances that no longer exist are absent. */
-  describeInstances(instanceIds: string[]): Promise<Map<string, string | undefined>>;
+  /** By instance id; instances that no longer exist are absent. */
+  describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>>;
+  /** Services by name (with their tags); services ECS does not know are absent. At most SERVICE_BATCH. */
+  describeServices(cluster: string, names: string[]): Promise<Map<string, ServiceInfo>>;
+  /** Public IPv4 address by ENI id (undefined: the ENI has none); ENIs that no longer exist are absent. */
+  describeNetworkInterfaces(eniIds: string[]): Promise<Map<string, string | undefined>>;
 }
 
 // AWS batch limits: DescribeTasks, DescribeContainerInstances and DescribeClusters take at most 100.
 export const DESCRIBE_BATCH = 100;
 // EC2 allows up to 200 values per filter; 100 keeps one DescribeInstances per container-instance batch.
 export const INSTANCE_BATCH = 100;
+// DescribeServices takes at most 10 services.
+export const SERVICE_BATCH = 10;
 
 export class SdkEcsReadApi implements EcsReadApi {
   /** The clients come paced and counted from createClients (clients.ts). */
@@ -60,22 +90,24 @@ export class SdkEcsReadApi implements EcsReadApi {
   }
 
   async describeClusters(refs: string[]): Promise<ClusterListing> {
-    const active: string[] = [];
-    const missing: string[] = [];
+    const listing: ClusterListing = { active: [], missing: [], info: new Map() };
     for (let i = 0; i < refs.length; i += DESCRIBE_BATCH) {
       const batch = refs.slice(i, i + DESCRIBE_BATCH);
-      const out = await this.ecs.send(new DescribeClustersCommand({ clusters: batch }));
+      // Tags cost nothing extra here; the cluster's state keeps them for the tag labels.
+      const out = await this.ecs.send(new DescribeClustersCommand({ clusters: batch, include: ["TAGS"] }));
       const seen = new Set<string>();
       for (const c of out.clusters ?? []) {
         if (!c.clusterArn) continue;
         seen.add(c.clusterArn);
         if (c.clusterName) seen.add(c.clusterName);
-        if (c.status === "ACTIVE" || c.status === undefined) active.push(c.clusterArn);
-        else missing.push(c.clusterArn);
+        if (c.status === "ACTIVE" || c.status === undefined) {
+          listing.active.push(c.clusterArn);
+          listing.info.set(c.clusterArn, { tags: tags(c.tags) ?? {} });
+        } else listing.missing.push(c.clusterArn);
       }
-      for (const ref of batch) if (!seen.has(ref)) missing.push(ref);
+      for (const ref of batch) if (!seen.has(ref)) listing.missing.push(ref);
     }
-    return { active, missing };
+    return listing;
   }
 
   async listRunningTaskArns(cluster: string): Promise<string[]> {
@@ -116,14 +148,50 @@ export class SdkEcsReadApi implements EcsReadApi {
     });
   }
 
-  async describeInstances(instanceIds: string[]): Promise<Map<string, string | undefined>> {
-    const found = new Map<string, string | undefined>();
+  async describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>> {
+    const found = new Map<string, InstanceInfo>();
     if (instanceIds.length === 0) return found;
     // A filter, unlike InstanceIds, does not fail the whole call when one instance is gone.
     const input = { Filters: [{ Name: "instance-id", Values: instanceIds }], MaxResults: 1000 };
     for await (const page of paginateDescribeInstances({ client: this.ec2 }, input)) {
       for (const r of page.Reservations ?? []) {
-        for (const i of r.Instances ?? []) if (i.InstanceId) found.set(i.InstanceId, i.PrivateIpAddress);
+        for (const i of r.Instances ?? []) {
+          if (!i.InstanceId) continue;
+          const info: InstanceInfo = { tags: ec2Tags(i.Tags) };
+          if (i.PrivateIpAddress) info.privateIp = i.PrivateIpAddress;
+          if (i.PublicIpAddress) info.publicIp = i.PublicIpAddress;
+          if (i.SubnetId) info.subnetId = i.SubnetId;
+          if (i.InstanceType) info.instanceType = i.InstanceType;
+          found.set(i.InstanceId, info);
+        }
+      }
+    }
+    return found;
+  }
+
+  async describeServices(cluster: string, names: string[]): Promise<Map<string, ServiceInfo>> {
+    const found = new Map<string, ServiceInfo>();
+    if (names.length === 0) return found;
+    const out = await this.ecs.send(
+      new DescribeServicesCommand({ cluster, services: names, include: ["TAGS"] }),
+    );
+    for (const s of out.services ?? []) {
+      if (!s.serviceName || !s.serviceArn) continue;
+      const info: ServiceInfo = { arn: s.serviceArn, tags: tags(s.tags) ?? {} };
+      if (s.status) info.status = s.status;
+      found.set(s.serviceName, info);
+    }
+    return found;
+  }
+
+  async describeNetworkInterfaces(eniIds: string[]): Promise<Map<string, string | undefined>> {
+    const found = new Map<string, string | undefined>();
+    if (eniIds.length === 0) return found;
+    // A filter, unlike NetworkInterfaceIds, does not fail the whole call when one ENI is gone.
+    const input = { Filters: [{ Name: "network-interface-id", Values: eniIds }], MaxResults: 1000 };
+    for await (const page of paginateDescribeNetworkInterfaces({ client: this.ec2 }, input)) {
+      for (const eni of page.NetworkInterfaces ?? []) {
+        if (eni.NetworkInterfaceId) found.set(eni.NetworkInterfaceId, eni.Association?.PublicIp || undefined);
       }
     }
     return found;

@@ -46,10 +46,14 @@ export function hostPortFor(bindings: NetworkBinding[], containerPort: number): 
   return undefined;
 }
 
-/** Dynamic-export mode: the container must publish exactly one TCP host port. */
-function singleHostPort(bindings: NetworkBinding[]): number | undefined {
-  const ports = new Set(bindings.filter((b) => tcp(b) && b.hostPort).map((b) => b.hostPort as number));
-  return ports.size === 1 ? [...ports][0] : undefined;
+/** Dynamic-export mode: the container must publish exactly one TCP host port; with the container port. */
+function singleHostPort(bindings: NetworkBinding[]): { port: number; containerPort?: number } | undefined {
+  const published = bindings.filter((b) => tcp(b) && b.hostPort);
+  const ports = new Set(published.map((b) => b.hostPort as number));
+  const port = ports.size === 1 ? [...ports][0] : undefined;
+  if (port === undefined) return undefined;
+  const containerPort = published.find((b) => b.containerPort !== undefined)?.containerPort;
+  return containerPort === undefined ? { port } : { port, containerPort };
 }
 
 function singleContainerPort(def: ContainerDefinitionSpec): number | undefined {
@@ -59,8 +63,11 @@ function singleContainerPort(def: ContainerDefinitionSpec): number | undefined {
   return ports.size === 1 ? [...ports][0] : undefined;
 }
 
-/** Where an endpoint is reached; `host` when through an EC2 host (bridge, host). */
-export type ResolvedAddress = { ip: string; port: number; host?: HostInfo };
+/**
+ * Where an endpoint is reached (`port`: the port scraped, a host port in bridge mode) and the container port
+ * behind it when known; `host` when through an EC2 host (bridge, host).
+ */
+export type ResolvedAddress = { ip: string; port: number; containerPort?: number; host?: HostInfo };
 type Resolved = ResolvedAddress | { problem: string };
 
 export function resolveAddress(
@@ -81,7 +88,7 @@ export function resolveAddress(
     const port = endpoint.port ?? singleContainerPort(def);
     if (port === undefined)
       return { problem: "dynamic export needs exactly one port mapping in awsvpc mode" };
-    return { ip, port };
+    return { ip, port, containerPort: port };
   }
   if (!usesHostAddress(mode)) return { problem: `network mode "${mode}" is not supported` };
   if (!task.containerInstanceArn) return { problem: `${mode} mode task has no container instance` };
@@ -99,17 +106,18 @@ export function resolveAddress(
     return { problem: `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} has no usable private IP address` };
   }
   const bindings = container?.networkBindings ?? [];
-  let port: number | undefined;
+  const ip = host.privateIp;
   if (endpoint.port === undefined) {
-    port = singleHostPort(bindings) ?? (mode === "host" ? singleContainerPort(def) : undefined);
+    const single = singleHostPort(bindings);
+    if (single) return { ip, ...single, host };
+    const port = mode === "host" ? singleContainerPort(def) : undefined;
     if (port === undefined) return { problem: "dynamic export needs exactly one published host port" };
-  } else if (mode === "host") {
-    port = endpoint.port;
-  } else {
-    port = hostPortFor(bindings, endpoint.port);
-    if (port === undefined) return { problem: `container port ${endpoint.port} has no host port binding` };
+    return { ip, port, containerPort: port, host };
   }
-  return { ip: host.privateIp, port, host };
+  if (mode === "host") return { ip, port: endpoint.port, containerPort: endpoint.port, host };
+  const port = hostPortFor(bindings, endpoint.port);
+  if (port === undefined) return { problem: `container port ${endpoint.port} has no host port binding` };
+  return { ip, port, containerPort: endpoint.port, host };
 }
 
 export function formatHost(host: string): string {

@@ -34,10 +34,43 @@ export interface TaskView {
   lastStatus?: string;
   desiredStatus?: string;
   version?: number;
+  /** HEALTHY, UNHEALTHY or UNKNOWN; DescribeTasks always gives it, events may not. */
+  healthStatus?: string;
+  /** Fargate: the platform family ("Linux", …) and version ("1.4.0"). */
+  platformFamily?: string;
+  platformVersion?: string;
   /** Private IPv4 address of the task's ENI (awsvpc). */
   eniPrivateIp?: string;
+  /** The task ENI's id and subnet (awsvpc). */
+  eniId?: string;
+  subnetId?: string;
+  /**
+   * The task ENI's public IPv4 address, which only DescribeNetworkInterfaces tells: "" once looked up and
+   * found to have none, absent while not looked up.
+   */
+  publicIp?: string;
   containers: ContainerView[];
   tags?: Record<string, string>;
+}
+
+/**
+ * What events do not carry but a describe told about a task: kept from the task's earlier record when an
+ * event updates it.
+ */
+export const DESCRIBED_ONLY = [
+  "tags",
+  "healthStatus",
+  "platformFamily",
+  "platformVersion",
+  "publicIp",
+] as const;
+export type DescribedFacts = Partial<Pick<TaskView, (typeof DESCRIBED_ONLY)[number]>>;
+
+/** The DESCRIBED_ONLY facts `task` has. */
+export function describedFacts(task: TaskView): DescribedFacts {
+  const facts: Record<string, unknown> = {};
+  for (const key of DESCRIBED_ONLY) if (task[key] !== undefined) facts[key] = task[key];
+  return facts as DescribedFacts;
 }
 
 export interface PortMapping {
@@ -67,8 +100,25 @@ export interface HostInfo {
   containerInstanceArn: string;
   ec2InstanceId?: string;
   privateIp?: string;
+  /** What DescribeInstances says of the EC2 instance; refreshed by the reconcile (tags, public IP change). */
+  publicIp?: string;
+  subnetId?: string;
+  instanceType?: string;
+  tags?: Record<string, string>;
   /** ECS Anywhere: no EC2 instance behind it, so no address the engine can know. */
   external: boolean;
+}
+
+/** What DescribeServices says of a service; refreshed by the reconcile. */
+export interface ServiceInfo {
+  arn: string;
+  status?: string;
+  tags?: Record<string, string>;
+}
+
+/** What DescribeClusters says of a cluster beyond its ARN; refreshed by the reconcile. */
+export interface ClusterInfo {
+  tags: Record<string, string>;
 }
 
 export interface ClusterRef {

@@ -72,27 +72,37 @@ function container(value: unknown): ContainerView | undefined {
   return view;
 }
 
+const ENI_DETAILS = {
+  privateIPv4Address: "eniPrivateIp",
+  networkInterfaceId: "eniId",
+  subnetId: "subnetId",
+} as const;
+
 // DescribeTasks calls the task ENI attachment "ElasticNetworkInterface"; events call it "eni".
-function eniAddress(attachments: unknown): string | undefined {
+function eniDetails(
+  attachments: unknown,
+): Partial<Record<(typeof ENI_DETAILS)[keyof typeof ENI_DETAILS], string>> {
+  const out: Partial<Record<(typeof ENI_DETAILS)[keyof typeof ENI_DETAILS], string>> = {};
   for (const a of array(attachments)) {
     if (!isRecord(a)) continue;
     const type = str(a.type);
     if (type !== "ElasticNetworkInterface" && type !== "eni") continue;
     for (const d of array(a.details)) {
-      if (isRecord(d) && d.name === "privateIPv4Address") {
-        const ip = str(d.value);
-        if (ip) return ip;
-      }
+      if (!isRecord(d) || typeof d.name !== "string" || !Object.hasOwn(ENI_DETAILS, d.name)) continue;
+      const key = ENI_DETAILS[d.name as keyof typeof ENI_DETAILS];
+      const value = str(d.value);
+      if (value && out[key] === undefined) out[key] = value;
     }
+    return out;
   }
-  return undefined;
+  return out;
 }
 
-function tags(value: unknown): Record<string, string> | undefined {
-  const list = array(value);
-  if (list.length === 0) return undefined;
+/** Tags as a map: `{}` when the answer says "no tags", undefined when it does not say (events, no TAGS). */
+export function tags(value: unknown): Record<string, string> | undefined {
+  if (!Array.isArray(value)) return undefined;
   const out: Record<string, string> = {};
-  for (const t of list) {
+  for (const t of value) {
     if (isRecord(t) && typeof t.key === "string") out[t.key] = typeof t.value === "string" ? t.value : "";
   }
   return out;
@@ -123,7 +133,10 @@ export function normalizeTask(value: unknown): NormalizeResult {
     containerInstanceArn: str(value.containerInstanceArn),
     lastStatus: str(value.lastStatus),
     desiredStatus: str(value.desiredStatus),
-    eniPrivateIp: eniAddress(value.attachments),
+    healthStatus: str(value.healthStatus),
+    platformFamily: str(value.platformFamily),
+    platformVersion: str(value.platformVersion),
+    ...eniDetails(value.attachments),
   };
   for (const [key, v] of Object.entries(optional)) {
     if (v !== undefined) (task as unknown as Loose)[key] = v;

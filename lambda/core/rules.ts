@@ -3,7 +3,7 @@
  * with, an optional filter label, and selectors for task definitions that cannot carry labels. Built once
  * from the settings, then handed to the pure functions of `core/`.
  */
-import type { FilterSetting, SelectorSetting } from "../shared/settings.js";
+import type { DynamicExportMode, FilterSetting, SelectorSetting } from "../shared/settings.js";
 import { serviceNameOf, type TaskDefinitionSpec, type TaskView } from "./model.js";
 import { declaresEndpoints, type LabelNames } from "./scrape-labels.js";
 
@@ -27,7 +27,12 @@ export interface TargetRules {
   labels: LabelNames;
   filter?: FilterLabel;
   selectors: Selector[];
+  /** Tag label families (cluster, service, task, EC2 instance). */
   includeTags: boolean;
+  /** Service ARN, status (and tags, with includeTags), which cost DescribeServices calls. */
+  includeServices: boolean;
+  /** The old poller's global dynamic-port mode: only the dynamic-export label counts. */
+  dynamicExportOnly: boolean;
 }
 
 function wholeName(pattern: string | undefined): RegExp | undefined {
@@ -54,11 +59,15 @@ export function compileRules(settings: {
   filter?: FilterLabel;
   selectors: readonly SelectorSetting[];
   includeTags: boolean;
+  includeServices?: boolean;
+  dynamicExport?: DynamicExportMode;
 }): TargetRules {
   const rules: TargetRules = {
     labels: settings.labels,
     selectors: settings.selectors.map(compileSelector),
     includeTags: settings.includeTags,
+    includeServices: settings.includeServices ?? false,
+    dynamicExportOnly: settings.dynamicExport === "only",
   };
   if (settings.filter) rules.filter = settings.filter;
   return rules;
@@ -71,9 +80,22 @@ export function filterAllows(labels: Record<string, string>, filter: FilterLabel
   return filter.value === undefined || value === filter.value;
 }
 
-/** Whether any container of the task definition could become a target under these rules. */
+/**
+ * Whether a container opts in through its own labels under these rules: it declares an endpoint (with
+ * `DYNAMIC_EXPORT=only`, only through the dynamic-export label) and carries the filter label, if any.
+ */
+export function optsIn(labels: Record<string, string>, rules: TargetRules): boolean {
+  return (
+    declaresEndpoints(labels, rules.labels, rules.dynamicExportOnly) && filterAllows(labels, rules.filter)
+  );
+}
+
+/**
+ * Whether any container of the task definition could become a target (or warn) under these rules: a task
+ * for which this is false has nothing to scrape and is not recorded.
+ */
 function isRelevant(def: TaskDefinitionSpec, task: Pick<TaskView, "group">, rules: TargetRules): boolean {
-  if (def.containers.some((c) => declaresEndpoints(c.dockerLabels, rules.labels))) return true;
+  if (def.containers.some((c) => optsIn(c.dockerLabels, rules))) return true;
   const service = serviceNameOf(task.group);
   return rules.selectors.some(
     (s) =>

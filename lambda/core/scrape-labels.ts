@@ -1,4 +1,11 @@
-import { isIPv4 } from "node:net";
+/**
+ * The scrape endpoints a container asks for through its docker labels. Labels are typed by people, so
+ * reading them is lenient where the old poller was (a path without "/", a server name with a trailing "/",
+ * an empty job name, a port written "+9100"), and a bad label costs only what it names: a bad endpoint label
+ * drops that endpoint, a bad setting is ignored, and everything else of the container is kept. Each problem
+ * is reported once, with the label at fault and what was dropped and kept.
+ */
+import { isValidTarget } from "../shared/file-sd.js";
 import type { LabelKey } from "../shared/settings.js";
 
 /** The docker label names a container opts in with (the old poller's by default; see settings). */
@@ -12,6 +19,7 @@ export interface EndpointSpec {
   name: string;
   /** Container port; absent in dynamic-export mode, where the container's single host port is used. */
   port?: number;
+  /** As written (trimmed): Prometheus adds the leading "/" itself when it is missing. */
   path?: string;
   scheme?: "http" | "https";
   job?: string;
@@ -22,12 +30,13 @@ export interface EndpointSpec {
 
 export interface LabelProblem {
   label: string;
+  /** What is wrong, and what was dropped and kept because of it. */
   message: string;
 }
 
 export interface ParsedEndpoints {
+  /** The endpoints that survived; a bad label never takes the others with it. */
   endpoints: EndpointSpec[];
-  /** Malformed labels; when non-empty the container is skipped as a whole. */
   problems: LabelProblem[];
 }
 
@@ -43,19 +52,6 @@ const UNIT_MS: Record<string, number> = {
   ms: 1,
 };
 const ENDPOINT_NAME = /^[A-Za-z0-9_-]{1,63}$/;
-// A host name or IPv4 address; the port is always the discovered one, so none may be given here.
-const SERVER_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-/**
- * Digits and dots only ("0", "10.1", "999.1.1.1") read as an address, so they must be a valid IPv4 one:
- * the sidecar (like most resolvers) refuses anything else, and would then reject the whole cluster's
- * object because of this one target.
- */
-function isServerName(value: string): boolean {
-  if (!SERVER_NAME.test(value)) return false;
-  return !/^[0-9.]+$/.test(value) || isIPv4(value);
-}
 
 export function durationMs(value: string): number | undefined {
   if (value === "" || !DURATION.test(value)) return undefined;
@@ -67,144 +63,300 @@ export function durationMs(value: string): number | undefined {
   return total > 0 ? total : undefined;
 }
 
+/**
+ * A port as Go's strconv.Atoi (the old poller's reader) takes it — an optional sign, any number of leading
+ * zeros — but only when it is a usable port, 1 to 65535. Surrounding white space is forgiven.
+ */
 export function parsePort(raw: string): number | undefined {
-  const value = raw.trim();
-  if (!/^\d{1,5}$/.test(value)) return undefined;
-  const port = Number(value);
+  const m = /^\+?0*(\d{1,5})$/.exec(raw.trim());
+  if (!m) return undefined;
+  const port = Number(m[1]);
   return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/**
+ * A host name, IPv4 or IPv6 address the file_sd contract accepts as a target's host, without a port: the
+ * sidecar refuses a whole cluster's object for one bad target, so the contract is the measure.
+ */
+function isServerName(value: string): boolean {
+  if (value === "" || value.includes("[") || value.includes("]")) return false;
+  return isValidTarget(`${value.includes(":") ? `[${value}]` : value}:1`);
 }
 
 type Option = "path" | "scheme" | "jobName" | "serverName" | "interval" | "timeout";
 const OPTIONS: Option[] = ["path", "scheme", "jobName", "serverName", "interval", "timeout"];
+type Settings = Omit<EndpointSpec, "name" | "port">;
+const FIELD: Record<Option, keyof Settings> = {
+  path: "path",
+  scheme: "scheme",
+  jobName: "job",
+  serverName: "serverName",
+  interval: "interval",
+  timeout: "timeout",
+};
+/** What an endpoint gets when a setting is not given at all. */
+const UNSET: Record<Option, string> = {
+  path: "Prometheus's default path",
+  scheme: "the scrape config's scheme",
+  jobName: "the scrape config's job",
+  serverName: "the task's IP address",
+  interval: "the scrape config's interval",
+  timeout: "the scrape config's timeout",
+};
+const NOUN: Record<Option, string> = {
+  path: "path",
+  scheme: "scheme",
+  jobName: "job name",
+  serverName: "server name",
+  interval: "interval",
+  timeout: "timeout",
+};
 
-function applyOption(
-  spec: EndpointSpec,
-  option: Option,
-  label: string,
-  raw: string,
-  problems: LabelProblem[],
-): void {
+/** A label's value in a message: quoted, escaped, and cut short, since labels can be long. */
+function quote(raw: string): string {
+  return JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw);
+}
+
+/** One setting label read: its value, unset (empty, as the old poller treated it), or what is wrong. */
+type SettingRead = { value: string } | { unset: true } | { problem: string };
+
+function readSetting(option: Option, raw: string): SettingRead {
   const value = raw.trim();
+  if (value === "") return { unset: true };
+  const bad = (why: string): SettingRead => ({ problem: `${NOUN[option]} ${quote(raw)} ${why}` });
   switch (option) {
     case "path":
-      if (!value.startsWith("/")) problems.push({ label, message: `path "${raw}" must start with "/"` });
-      else spec.path = value;
-      return;
+    case "jobName":
+      return { value };
     case "scheme": {
       const scheme = value.toLowerCase();
-      if (scheme !== "http" && scheme !== "https") {
-        problems.push({ label, message: `scheme "${raw}" must be "http" or "https"` });
-      } else spec.scheme = scheme;
-      return;
+      return scheme === "http" || scheme === "https" ? { value: scheme } : bad('is not "http" or "https"');
     }
-    case "jobName":
-      if (value === "") problems.push({ label, message: "job name is empty" });
-      else spec.job = value;
-      return;
-    case "serverName":
-      if (!isServerName(value)) {
-        problems.push({
-          label,
-          message: `server name "${raw}" must be a host name or IPv4 address, without a port`,
-        });
-      } else spec.serverName = value;
-      return;
+    case "serverName": {
+      const name = value.replace(/\/+$/, "");
+      return isServerName(name) ? { value: name } : bad("is not a host name or IP address without a port");
+    }
     case "interval":
     case "timeout":
-      if (durationMs(value) === undefined) {
-        problems.push({
-          label,
-          message: `${option} "${raw}" is not a Prometheus duration such as 30s or 1m30s`,
-        });
-      } else spec[option] = value;
-      return;
+      return durationMs(value) === undefined
+        ? bad("is not a Prometheus duration such as 30s or 1m30s")
+        : { value };
   }
 }
 
-function isTruthyFlag(raw: string): boolean | undefined {
+function setField(settings: Settings, field: keyof Settings, value: string | undefined): void {
+  if (value === undefined) delete settings[field];
+  else (settings as Record<string, string>)[field] = value;
+}
+
+/** What an endpoint gets for `option` when its own label is ignored: the container's value, or the default. */
+function fallback(option: Option, defaults: Settings, names: LabelNames): string {
+  const value = defaults[FIELD[option]];
+  return value === undefined ? UNSET[option] : `${NOUN[option]} ${value} from ${names[option]}`;
+}
+
+/** The unnamed settings: the defaults of every endpoint of the container. */
+function readDefaults(labels: Record<string, string>, names: LabelNames, problems: LabelProblem[]): Settings {
+  const defaults: Settings = {};
+  for (const option of OPTIONS) {
+    const label = names[option];
+    const raw = labels[label];
+    if (raw === undefined) continue;
+    const read = readSetting(option, raw);
+    if ("problem" in read) {
+      problems.push({
+        label,
+        message: `${read.problem}: the setting is ignored; every endpoint of the container is kept, with ${UNSET[option]} unless it sets its own`,
+      });
+    } else setField(defaults, FIELD[option], "value" in read ? read.value : undefined);
+  }
+  if (timeoutTooLong(defaults)) {
+    problems.push({
+      label: names.timeout,
+      message: `timeout ${defaults.timeout} is longer than the interval ${defaults.interval}, which Prometheus rejects: both ${names.interval} and ${names.timeout} are ignored; every endpoint of the container is kept, with the scrape config's interval and timeout unless it sets its own`,
+    });
+    delete defaults.interval;
+    delete defaults.timeout;
+  }
+  return defaults;
+}
+
+function timeoutTooLong(settings: Settings): boolean {
+  if (settings.interval === undefined || settings.timeout === undefined) return false;
+  return (durationMs(settings.timeout) ?? 0) > (durationMs(settings.interval) ?? 0);
+}
+
+/** A named endpoint's settings: the defaults, overridden by its own `<option>.<name>` labels. */
+function namedSettings(
+  labels: Record<string, string>,
+  names: LabelNames,
+  name: string,
+  defaults: Settings,
+  problems: LabelProblem[],
+): Settings {
+  const settings: Settings = { ...defaults };
+  for (const option of OPTIONS) {
+    const label = `${names[option]}.${name}`;
+    const raw = labels[label];
+    if (raw === undefined) continue;
+    const read = readSetting(option, raw);
+    if ("problem" in read) {
+      problems.push({
+        label,
+        message: `${read.problem}: ignored for endpoint "${name}", which is kept, with ${fallback(option, defaults, names)}`,
+      });
+    } else setField(settings, FIELD[option], "value" in read ? read.value : undefined);
+  }
+  if (timeoutTooLong(settings)) {
+    // The container's own pair is consistent (readDefaults saw to it): the endpoint's overrides are at fault.
+    const own = (["timeout", "interval"] as const)
+      .filter((option) => settings[option] !== defaults[option])
+      .map((option) => `${names[option]}.${name}`);
+    problems.push({
+      label: own[0] ?? names.timeout,
+      message: `timeout ${settings.timeout} is longer than the interval ${settings.interval}, which Prometheus rejects: ${own.join(" and ")} ${own.length > 1 ? "are" : "is"} ignored for endpoint "${name}", which is kept, with ${describePair(defaults)}`,
+    });
+    setField(settings, "interval", defaults.interval);
+    setField(settings, "timeout", defaults.timeout);
+  }
+  return settings;
+}
+
+function describePair(settings: Settings): string {
+  const interval = settings.interval === undefined ? UNSET.interval : `interval ${settings.interval}`;
+  const timeout = settings.timeout === undefined ? UNSET.timeout : `timeout ${settings.timeout}`;
+  return `${interval} and ${timeout}`;
+}
+
+/** The truth of a flag label: 1/true, 0/false (or empty), or undefined when it is neither. */
+function flagValue(raw: string): boolean | undefined {
   const value = raw.trim().toLowerCase();
   if (value === "1" || value === "true") return true;
   if (value === "0" || value === "false" || value === "") return false;
   return undefined;
 }
 
+/** An endpoint the labels ask for but that cannot be built: reported once the survivors are known. */
+interface Dropped {
+  label: string;
+  why: string;
+  what: string;
+}
+
+const PORT_RANGE = "is not a port number from 1 to 65535";
+
 /**
- * Reads the scrape endpoints a container declares. Unnamed option labels (path, scheme, job, server name,
- * interval, timeout) are the defaults of every named endpoint; `<option>.<name>` overrides them for one.
+ * The unnamed endpoint: the port label's, or (per-container mode, without a port label) the container's
+ * single port when the dynamic-export label is set. With `dynamicExportOnly` (the old poller's global
+ * dynamic mode) only the dynamic-export label counts and the port label is ignored, as there.
  */
-export function parseEndpoints(labels: Record<string, string>, names: LabelNames): ParsedEndpoints {
-  const problems: LabelProblem[] = [];
-  const defaults: EndpointSpec = { name: "" };
-  for (const option of OPTIONS) {
-    const label = names[option];
-    const raw = labels[label];
-    if (raw !== undefined) applyOption(defaults, option, label, raw, problems);
-  }
-
-  const endpoints: EndpointSpec[] = [];
+function unnamedEndpoint(
+  labels: Record<string, string>,
+  names: LabelNames,
+  dynamicExportOnly: boolean,
+  dropped: Dropped[],
+): { port?: number } | undefined {
   const portRaw = labels[names.port];
-  if (portRaw !== undefined) {
+  if (portRaw !== undefined && !dynamicExportOnly) {
     const port = parsePort(portRaw);
-    if (port === undefined)
-      problems.push({ label: names.port, message: `port "${portRaw}" must be a number from 1 to 65535` });
-    else endpoints.push({ ...defaults, port });
-  } else {
-    const dynamicRaw = labels[names.dynamicExport];
-    if (dynamicRaw !== undefined) {
-      const flag = isTruthyFlag(dynamicRaw);
-      if (flag === undefined) {
-        problems.push({
-          label: names.dynamicExport,
-          message: `value "${dynamicRaw}" must be 1, true, 0 or false`,
-        });
-      } else if (flag) endpoints.push({ ...defaults });
-    }
+    if (port !== undefined) return { port };
+    dropped.push({
+      label: names.port,
+      why: `port ${quote(portRaw)} ${PORT_RANGE}`,
+      what: "the unnamed endpoint",
+    });
+    return undefined;
   }
+  const dynamicRaw = labels[names.dynamicExport];
+  if (dynamicRaw === undefined) return undefined;
+  const flag = flagValue(dynamicRaw);
+  if (flag === undefined) {
+    dropped.push({
+      label: names.dynamicExport,
+      why: `value ${quote(dynamicRaw)} is not 1, true, 0 or false`,
+      what: "the dynamic-export endpoint",
+    });
+  }
+  return flag ? {} : undefined;
+}
 
+/** The `PORT.<name>` endpoints, sorted by name; none in dynamic-export-only mode. */
+function namedEndpoints(
+  labels: Record<string, string>,
+  names: LabelNames,
+  defaults: Settings,
+  problems: LabelProblem[],
+  dropped: Dropped[],
+): EndpointSpec[] {
+  const endpoints: EndpointSpec[] = [];
   const portPrefix = `${names.port}.`;
   for (const label of Object.keys(labels).sort()) {
     if (!label.startsWith(portPrefix)) continue;
     const name = label.slice(portPrefix.length);
     const raw = labels[label] ?? "";
     if (!ENDPOINT_NAME.test(name)) {
-      problems.push({ label, message: `endpoint name "${name}" may only use letters, digits, "_" and "-"` });
+      dropped.push({
+        label,
+        why: `endpoint name ${quote(name)} is not 1 to 63 letters, digits, "_" and "-"`,
+        what: "this endpoint",
+      });
       continue;
     }
     const port = parsePort(raw);
     if (port === undefined) {
-      problems.push({ label, message: `port "${raw}" must be a number from 1 to 65535` });
+      dropped.push({ label, why: `port ${quote(raw)} ${PORT_RANGE}`, what: `endpoint "${name}"` });
       continue;
     }
-    const spec: EndpointSpec = { ...defaults, name, port };
-    for (const option of OPTIONS) {
-      const optionLabel = `${names[option]}.${name}`;
-      const optionRaw = labels[optionLabel];
-      if (optionRaw !== undefined) applyOption(spec, option, optionLabel, optionRaw, problems);
-    }
-    endpoints.push(spec);
+    endpoints.push({ ...namedSettings(labels, names, name, defaults, problems), name, port });
   }
-
-  for (const spec of endpoints) {
-    if (spec.interval !== undefined && spec.timeout !== undefined) {
-      const interval = durationMs(spec.interval) ?? 0;
-      const timeout = durationMs(spec.timeout) ?? 0;
-      if (timeout > interval) {
-        // Name the timeout label the container really carries: a named endpoint may inherit the unnamed one.
-        const named = `${names.timeout}.${spec.name}`;
-        const label = spec.name !== "" && labels[named] !== undefined ? named : names.timeout;
-        problems.push({
-          label,
-          message: `timeout ${spec.timeout} is longer than the interval ${spec.interval}, which Prometheus rejects`,
-        });
-      }
-    }
-  }
-  return { endpoints: problems.length > 0 ? [] : endpoints, problems };
+  return endpoints;
 }
 
-/** True when the container declares any scrape label at all, i.e. opted in (possibly with bad values). */
-export function declaresEndpoints(labels: Record<string, string>, names: LabelNames): boolean {
-  if (labels[names.port] !== undefined || labels[names.dynamicExport] !== undefined) return true;
+function keptText(endpoints: EndpointSpec[]): string {
+  if (endpoints.length === 0) return "no endpoint of the container is left";
+  const kept = endpoints.map((e) => (e.name === "" ? "the unnamed endpoint" : `endpoint "${e.name}"`));
+  return `kept: ${kept.join(", ")}`;
+}
+
+/**
+ * Reads the scrape endpoints a container declares. Unnamed setting labels (path, scheme, job, server name,
+ * interval, timeout) are the defaults of every named endpoint; `<option>.<name>` overrides them for one.
+ * An empty setting label is no setting, as in the old poller (an empty `<option>.<name>` clears the
+ * container's value for that endpoint).
+ * `dynamicExportOnly` is `DYNAMIC_EXPORT=only`: only the dynamic-export label makes an endpoint.
+ */
+export function parseEndpoints(
+  labels: Record<string, string>,
+  names: LabelNames,
+  dynamicExportOnly = false,
+): ParsedEndpoints {
+  const problems: LabelProblem[] = [];
+  const dropped: Dropped[] = [];
+  const defaults = readDefaults(labels, names, problems);
+  const endpoints: EndpointSpec[] = [];
+  const unnamed = unnamedEndpoint(labels, names, dynamicExportOnly, dropped);
+  if (unnamed) endpoints.push({ ...defaults, name: "", ...unnamed });
+  if (!dynamicExportOnly) endpoints.push(...namedEndpoints(labels, names, defaults, problems, dropped));
+  for (const d of dropped) {
+    problems.push({ label: d.label, message: `${d.why}: ${d.what} is dropped; ${keptText(endpoints)}` });
+  }
+  return { endpoints, problems };
+}
+
+/**
+ * True when the container opts in under these rules, possibly with bad values (so that their warnings are
+ * reported). A dynamic-export label set to 0 or false opts nothing in. With `dynamicExportOnly` only the
+ * dynamic-export label counts.
+ */
+export function declaresEndpoints(
+  labels: Record<string, string>,
+  names: LabelNames,
+  dynamicExportOnly = false,
+): boolean {
+  const dynamicRaw = labels[names.dynamicExport];
+  if (dynamicRaw !== undefined && flagValue(dynamicRaw) !== false) return true;
+  if (dynamicExportOnly) return false;
+  if (labels[names.port] !== undefined) return true;
   const portPrefix = `${names.port}.`;
   return Object.keys(labels).some((label) => label.startsWith(portPrefix));
 }

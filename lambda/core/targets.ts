@@ -6,7 +6,7 @@ import {
   targetGroupProblem,
 } from "../shared/file-sd.js";
 import { resolveAddress } from "./addresses.js";
-import { type GroupContext, groupFor } from "./group-labels.js";
+import { type ClusterMeta, type GroupContext, groupFor } from "./group-labels.js";
 import {
   type ContainerDefinitionSpec,
   type HostInfo,
@@ -17,8 +17,8 @@ import {
   type TaskDefinitionSpec,
   type TaskView,
 } from "./model.js";
-import { filterAllows, type Selector, type TargetRules } from "./rules.js";
-import { declaresEndpoints, type EndpointSpec, parseEndpoints } from "./scrape-labels.js";
+import { optsIn, type Selector, type TargetRules } from "./rules.js";
+import { type EndpointSpec, parseEndpoints } from "./scrape-labels.js";
 
 export interface TargetWarning {
   taskArn: string;
@@ -32,6 +32,8 @@ export interface BuildInput {
   taskDefinitions: ReadonlyMap<string, TaskDefinitionSpec>;
   hosts: ReadonlyMap<string, HostInfo>;
   rules: TargetRules;
+  /** The cluster's tags and services, for their labels. */
+  meta?: ClusterMeta;
 }
 
 /** Groups as written: targets and label keys sorted, labels always present. */
@@ -74,14 +76,15 @@ function endpointsFor(
 ): EndpointSpec[] {
   const endpoints: EndpointSpec[] = [];
   const labels = containerDef.dockerLabels;
-  if (declaresEndpoints(labels, rules.labels) && filterAllows(labels, rules.filter)) {
-    const parsed = parseEndpoints(labels, rules.labels);
+  if (optsIn(labels, rules)) {
+    // A bad label costs only what it names; each problem says what was dropped and what was kept.
+    const parsed = parseEndpoints(labels, rules.labels, rules.dynamicExportOnly);
     for (const problem of parsed.problems) {
       warnings.push({
         taskArn: task.taskArn,
         container: containerDef.name,
         label: problem.label,
-        message: `container skipped: ${problem.message}`,
+        message: problem.message,
       });
     }
     endpoints.push(...parsed.endpoints);
@@ -108,6 +111,7 @@ export function buildTaskTargets(
   taskDefinitions: ReadonlyMap<string, TaskDefinitionSpec>,
   hosts: ReadonlyMap<string, HostInfo>,
   rules: TargetRules,
+  meta: ClusterMeta = {},
 ): TaskTargets {
   const warnings: TargetWarning[] = [];
   const groups: BuiltGroup[] = [];
@@ -120,6 +124,7 @@ export function buildTaskTargets(
   if (def) {
     const mode = networkModeOf(task, def);
     const cluster = parseClusterArn(task.clusterArn);
+    const host = task.containerInstanceArn ? hosts.get(task.containerInstanceArn) : undefined;
     for (const containerDef of def.containers) {
       const endpoints = endpointsFor(task, def, containerDef, rules, warnings);
       if (endpoints.length === 0) continue;
@@ -127,7 +132,7 @@ export function buildTaskTargets(
       // A container that has exited (a finished init container, say) serves nothing.
       if (container?.lastStatus === "STOPPED") continue;
       if (!container && mode !== "awsvpc") continue;
-      const ctx: GroupContext = { task, cluster, def, mode, containerDef, container, rules };
+      const ctx: GroupContext = { task, cluster, def, mode, containerDef, container, host, meta, rules };
       for (const endpoint of endpoints) groups.push(...endpointGroup(ctx, endpoint, hosts, warnings));
     }
   }
@@ -168,7 +173,7 @@ function endpointGroup(
 export function buildTargetGroups(
   input: BuildInput,
   perTask: (task: TaskView) => TaskTargets = (task) =>
-    buildTaskTargets(task, input.taskDefinitions, input.hosts, input.rules),
+    buildTaskTargets(task, input.taskDefinitions, input.hosts, input.rules, input.meta),
 ): BuildResult {
   const warnings: TargetWarning[] = [];
   const entries: { line: string; group: BuiltGroup }[] = [];

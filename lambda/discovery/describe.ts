@@ -2,12 +2,20 @@
  * Describes of what never changes for a given ARN (task definitions; container instances and their EC2
  * hosts), each made at most once per process through the caches. Used by the reconcile and the event path.
  */
-import { DESCRIBE_BATCH, type EcsReadApi, INSTANCE_BATCH } from "../aws/ecs-read-api.js";
-import type { HostInfo, TaskDefinitionSpec } from "../core/model.js";
+import {
+  type ContainerInstanceInfo,
+  DESCRIBE_BATCH,
+  type EcsReadApi,
+  INSTANCE_BATCH,
+  type InstanceInfo,
+  SERVICE_BATCH,
+} from "../aws/ecs-read-api.js";
+import type { HostInfo, ServiceInfo, TaskDefinitionSpec } from "../core/model.js";
 import { normalizeTaskDefinition } from "../core/normalize.js";
 import { isUnusableDefinition } from "../shared/aws-errors.js";
 import { chunk, mapLimit } from "../shared/concurrency.js";
 import { describeError } from "../shared/values.js";
+import { sameStoredForm } from "../state/cluster-state.js";
 import type { DiscoveryCaches } from "./caches.js";
 
 /**
@@ -53,6 +61,15 @@ async function describeTaskDefinitionCached(
   return pending;
 }
 
+/** The host of a container instance, from what DescribeInstances says of its EC2 instance (if anything). */
+function hostOf(ci: ContainerInstanceInfo, instance: InstanceInfo | undefined): HostInfo {
+  const host: HostInfo = { containerInstanceArn: ci.containerInstanceArn, external: ci.external };
+  if (ci.ec2InstanceId) host.ec2InstanceId = ci.ec2InstanceId;
+  if (!instance) return host;
+  const { tags, ...addresses } = instance;
+  return { ...host, ...addresses, tags };
+}
+
 /**
  * Resolves container instances to hosts, describing only those not cached: ECS in batches of 100,
  * then EC2 for their instances. Returns every requested container instance ECS still knows.
@@ -74,19 +91,87 @@ export async function resolveHosts(
   await mapLimit(chunk(wanted, DESCRIBE_BATCH), maxConcurrency, async (batch) => {
     const instances = await api.describeContainerInstances(cluster, batch);
     const ec2Ids = instances.flatMap((ci) => (ci.ec2InstanceId ? [ci.ec2InstanceId] : []));
-    const addresses = new Map<string, string | undefined>();
+    const described = new Map<string, InstanceInfo>();
     for (const ids of chunk(ec2Ids, INSTANCE_BATCH)) {
-      for (const [id, ip] of await api.describeInstances(ids)) addresses.set(id, ip);
+      for (const [id, info] of await api.describeInstances(ids)) described.set(id, info);
     }
     for (const ci of instances) {
-      const host: HostInfo = { containerInstanceArn: ci.containerInstanceArn, external: ci.external };
-      if (ci.ec2InstanceId) host.ec2InstanceId = ci.ec2InstanceId;
-      const ip = ci.ec2InstanceId ? addresses.get(ci.ec2InstanceId) : undefined;
-      if (ip) host.privateIp = ip;
+      const host = hostOf(ci, ci.ec2InstanceId ? described.get(ci.ec2InstanceId) : undefined);
       hosts.set(ci.containerInstanceArn, host);
       // A vanished EC2 instance is not cached: worth asking again, unlike a resolved address.
-      if (ip || ci.external) caches.hosts.set(ci.containerInstanceArn, host);
+      if (host.privateIp || ci.external) caches.hosts.set(ci.containerInstanceArn, host);
     }
   });
   return hosts;
+}
+
+/**
+ * The reconcile's refresh of what can change on a running EC2 instance (tags, public IP): one
+ * DescribeInstances per 100 instances. A host whose description did not change keeps its object, so the
+ * targets derived from it stay valid; an instance EC2 no longer knows keeps its last description. A failed
+ * refresh only leaves labels as they were last described: it is returned, not thrown, so the cluster is
+ * still published (its addresses do not depend on it).
+ */
+export async function refreshHosts(
+  api: EcsReadApi,
+  caches: DiscoveryCaches,
+  hosts: Map<string, HostInfo>,
+  maxConcurrency: number,
+): Promise<unknown> {
+  let failure: unknown;
+  const byInstance = new Map<string, HostInfo[]>();
+  for (const host of hosts.values()) {
+    if (!host.ec2InstanceId || host.external) continue;
+    byInstance.set(host.ec2InstanceId, [...(byInstance.get(host.ec2InstanceId) ?? []), host]);
+  }
+  await mapLimit(chunk([...byInstance.keys()], INSTANCE_BATCH), maxConcurrency, async (ids) => {
+    let described: Map<string, InstanceInfo>;
+    try {
+      described = await api.describeInstances(ids);
+    } catch (error) {
+      failure ??= error;
+      return;
+    }
+    for (const [id, info] of described) {
+      for (const old of byInstance.get(id) ?? []) {
+        const { containerInstanceArn, external, ec2InstanceId } = old;
+        const fresh = hostOf(
+          { containerInstanceArn, external, ...(ec2InstanceId ? { ec2InstanceId } : {}) },
+          info,
+        );
+        if (sameStoredForm(fresh, old)) continue;
+        hosts.set(containerInstanceArn, fresh);
+        if (fresh.privateIp) caches.hosts.set(containerInstanceArn, fresh);
+      }
+    }
+  });
+  return failure;
+}
+
+/** Services by name, 10 per DescribeServices call; services ECS no longer knows are absent. */
+export async function describeServices(
+  api: EcsReadApi,
+  cluster: string,
+  names: Iterable<string>,
+  maxConcurrency: number,
+): Promise<Map<string, ServiceInfo>> {
+  const found = new Map<string, ServiceInfo>();
+  await mapLimit(chunk([...new Set(names)], SERVICE_BATCH), maxConcurrency, async (batch) => {
+    for (const [name, info] of await api.describeServices(cluster, batch)) found.set(name, info);
+  });
+  return found;
+}
+
+/** Public IPv4 address by ENI id, "" for an ENI without one or no longer known; 100 ENIs per call. */
+export async function lookUpPublicIps(
+  api: EcsReadApi,
+  eniIds: Iterable<string>,
+  maxConcurrency: number,
+): Promise<Map<string, string>> {
+  const ids = [...new Set(eniIds)];
+  const found = new Map<string, string>(ids.map((id) => [id, ""]));
+  await mapLimit(chunk(ids, INSTANCE_BATCH), maxConcurrency, async (batch) => {
+    for (const [id, ip] of await api.describeNetworkInterfaces(batch)) found.set(id, ip ?? "");
+  });
+  return found;
 }

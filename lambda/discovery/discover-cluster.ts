@@ -1,22 +1,31 @@
 import { DESCRIBE_BATCH, type EcsReadApi } from "../aws/ecs-read-api.js";
 import {
+  type ClusterInfo,
   type HostInfo,
   isScrapeable,
-  networkModeOf,
+  type ServiceInfo,
+  serviceNameOf,
   type TaskDefinitionSpec,
   type TaskView,
-  usesHostAddress,
 } from "../core/model.js";
 import { normalizeTask } from "../core/normalize.js";
-import type { TargetRules } from "../core/rules.js";
-import { declaresEndpoints } from "../core/scrape-labels.js";
+import { relevantTasks, type TargetRules } from "../core/rules.js";
 import { chunk, mapLimit } from "../shared/concurrency.js";
+import type { ClusterState } from "../state/cluster-state.js";
 import type { DiscoveryCaches } from "./caches.js";
-import { describeTaskDefinitions, resolveHosts } from "./describe.js";
+import {
+  describeServices,
+  describeTaskDefinitions,
+  lookUpPublicIps,
+  refreshHosts,
+  resolveHosts,
+} from "./describe.js";
 
 export interface DiscoveryOptions {
   rules: TargetRules;
   maxConcurrency: number;
+  /** The cluster's tags from the run's listing; described here when tags are wanted and it gave none. */
+  clusterInfo?: ClusterInfo;
 }
 
 /** Everything target building needs for one cluster. */
@@ -26,17 +35,17 @@ export interface ClusterSnapshot {
   hosts: Map<string, HostInfo>;
   /** Task definitions ECS refused to describe (ARN → reason): their tasks are left out. */
   unusableDefinitions: Map<string, string>;
-}
-
-function mayNeedHost(def: TaskDefinitionSpec, task: TaskView, rules: TargetRules): boolean {
-  if (!usesHostAddress(networkModeOf(task, def)) || !task.containerInstanceArn) return false;
-  return (
-    rules.selectors.length > 0 || def.containers.some((c) => declaresEndpoints(c.dockerLabels, rules.labels))
-  );
+  /** Services of the relevant tasks, by name (when services are published). */
+  services: Map<string, ServiceInfo>;
+  /** The cluster's tags (when tags are published). */
+  clusterInfo?: ClusterInfo;
+  /** Why known EC2 instances could not be refreshed (their labels stay as last described). */
+  staleHosts?: unknown;
 }
 
 /**
- * Lists and describes one cluster's running tasks, their task definitions and hosts. Any failed call
+ * Lists and describes one cluster's running tasks, their task definitions, hosts, services and ENI public
+ * addresses; `known` (the recorded state) spares the public addresses already looked up. Any failed call
  * (after the SDK's retries) rejects, so the caller keeps the cluster's last published object.
  */
 export async function discoverCluster(
@@ -44,37 +53,109 @@ export async function discoverCluster(
   caches: DiscoveryCaches,
   cluster: string,
   options: DiscoveryOptions,
+  known?: ClusterState,
 ): Promise<ClusterSnapshot> {
-  const arns = await api.listRunningTaskArns(cluster);
-  // Normalized as each batch arrives, so the SDK's much larger task objects are garbage at once instead
-  // of piling up until the whole cluster is described (which, paced, can take many seconds).
-  const described = await mapLimit(chunk(arns, DESCRIBE_BATCH), options.maxConcurrency, async (batch) => {
-    const views: TaskView[] = [];
-    for (const raw of await api.describeTasks(cluster, batch, options.rules.includeTags)) {
-      const result = normalizeTask(raw);
-      if ("task" in result && isScrapeable(result.task)) views.push(result.task);
-    }
-    return views;
-  });
-  const tasks = described.flat();
+  const { rules, maxConcurrency } = options;
+  const tasks = await describeRunningTasks(api, cluster, rules, maxConcurrency);
   const defArns = [...new Set(tasks.map((t) => t.taskDefinitionArn))];
   const { defs: taskDefinitions, unusable } = await describeTaskDefinitions(
     api,
     caches,
     defArns,
-    options.maxConcurrency,
+    maxConcurrency,
   );
+  const relevant = relevantTasks(tasks, taskDefinitions, rules);
+  const [{ hosts, staleHosts }, services, clusterInfo] = await Promise.all([
+    currentHosts(api, caches, cluster, relevant, maxConcurrency),
+    rules.includeServices
+      ? describeServices(
+          api,
+          cluster,
+          relevant.flatMap((t) => serviceNameOf(t.group) ?? []),
+          maxConcurrency,
+        )
+      : new Map<string, ServiceInfo>(),
+    rules.includeTags ? (options.clusterInfo ?? describeCluster(api, cluster)) : undefined,
+    addPublicIps(api, relevant, known, maxConcurrency),
+  ]);
+  return {
+    tasks,
+    taskDefinitions,
+    hosts,
+    unusableDefinitions: unusable,
+    services,
+    ...(clusterInfo ? { clusterInfo } : {}),
+    ...(staleHosts !== undefined ? { staleHosts } : {}),
+  };
+}
 
-  const needHosts = tasks.filter((t) => {
-    const def = taskDefinitions.get(t.taskDefinitionArn);
-    return def !== undefined && mayNeedHost(def, t, options.rules);
+async function describeRunningTasks(
+  api: EcsReadApi,
+  cluster: string,
+  rules: TargetRules,
+  maxConcurrency: number,
+): Promise<TaskView[]> {
+  const arns = await api.listRunningTaskArns(cluster);
+  // Normalized as each batch arrives, so the SDK's much larger task objects are garbage at once instead
+  // of piling up until the whole cluster is described (which, paced, can take many seconds).
+  const described = await mapLimit(chunk(arns, DESCRIBE_BATCH), maxConcurrency, async (batch) => {
+    const views: TaskView[] = [];
+    for (const raw of await api.describeTasks(cluster, batch, rules.includeTags)) {
+      const result = normalizeTask(raw);
+      if ("task" in result && isScrapeable(result.task)) views.push(result.task);
+    }
+    return views;
   });
-  const hosts = await resolveHosts(
+  return described.flat();
+}
+
+/**
+ * The hosts of the relevant tasks on container instances (awsvpc on EC2 included: their instance's labels),
+ * new ones described, known ones refreshed.
+ */
+async function currentHosts(
+  api: EcsReadApi,
+  caches: DiscoveryCaches,
+  cluster: string,
+  relevant: readonly TaskView[],
+  maxConcurrency: number,
+): Promise<{ hosts: Map<string, HostInfo>; staleHosts?: unknown }> {
+  const arns = new Set(relevant.flatMap((t) => t.containerInstanceArn ?? []));
+  const cached = [...arns].filter((arn) => caches.hosts.has(arn));
+  const hosts = await resolveHosts(api, caches, cluster, arns, maxConcurrency);
+  const known = new Map(cached.flatMap((arn) => (hosts.has(arn) ? [[arn, hosts.get(arn) as HostInfo]] : [])));
+  const staleHosts = await refreshHosts(api, caches, known, maxConcurrency);
+  for (const [arn, host] of known) hosts.set(arn, host);
+  return staleHosts === undefined ? { hosts } : { hosts, staleHosts };
+}
+
+async function describeCluster(api: EcsReadApi, cluster: string): Promise<ClusterInfo | undefined> {
+  const listing = await api.describeClusters([cluster]);
+  return listing.info.values().next().value;
+}
+
+/**
+ * Sets `publicIp` on the relevant tasks with their own ENI and no container instance (Fargate: awsvpc on EC2
+ * never gets a public address), looking up only the ENIs the state does not already know.
+ */
+async function addPublicIps(
+  api: EcsReadApi,
+  relevant: readonly TaskView[],
+  known: ClusterState | undefined,
+  maxConcurrency: number,
+): Promise<void> {
+  const wanted: TaskView[] = [];
+  for (const task of relevant) {
+    if (!task.eniId || task.containerInstanceArn) continue;
+    const record = known?.tasks[task.taskArn];
+    if (record?.eniId === task.eniId && record.publicIp !== undefined) task.publicIp = record.publicIp;
+    else wanted.push(task);
+  }
+  if (wanted.length === 0) return;
+  const found = await lookUpPublicIps(
     api,
-    caches,
-    cluster,
-    needHosts.map((t) => t.containerInstanceArn as string),
-    options.maxConcurrency,
+    wanted.map((t) => t.eniId as string),
+    maxConcurrency,
   );
-  return { tasks, taskDefinitions, hosts, unusableDefinitions: unusable };
+  for (const task of wanted) task.publicIp = found.get(task.eniId as string) ?? "";
 }

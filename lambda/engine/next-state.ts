@@ -4,11 +4,12 @@
  * folding is `state/`'s; this module decides which, logs what an operator needs to know, and returns its
  * counts.
  */
-import type { ClusterRef, TaskView } from "../core/model.js";
+import type { ClusterInfo, ClusterRef, TaskView } from "../core/model.js";
 import { relevantTasks } from "../core/rules.js";
 import type { BuildResult } from "../core/targets.js";
 import { discoverCluster } from "../discovery/discover-cluster.js";
 import { readForEvents } from "../discovery/event-reads.js";
+import { describeError } from "../shared/values.js";
 import { applyEvents, orderEvents, pendingUpserts } from "../state/apply-events.js";
 import { type ClusterState, churnGuard, mergeReconcile } from "../state/cluster-state.js";
 import { deriveTargets } from "../state/memo.js";
@@ -32,6 +33,8 @@ export interface StepContext {
   force: boolean;
   /** Keep what is parsed and derived for later invocations (see StateMemo). */
   remember: boolean;
+  /** The cluster's tags, when the run's listing described them. */
+  clusterInfo?: ClusterInfo;
 }
 
 /** Events applied to the recorded state; with no usable state yet, a reconcile first (then the events). */
@@ -97,10 +100,35 @@ async function reconcileState(ctx: StepContext, current: ClusterState | undefine
   const memo = deps.caches.memo;
   const counts = emptyCounts();
   const startedAt = now();
-  const snapshot = await discoverCluster(deps.api, deps.caches, cluster.arn, { rules, maxConcurrency });
+  const snapshot = await discoverCluster(
+    deps.api,
+    deps.caches,
+    cluster.arn,
+    { rules, maxConcurrency, ...(ctx.clusterInfo ? { clusterInfo: ctx.clusterInfo } : {}) },
+    current,
+  );
   counts.warnings = warnUnusable(ctx, snapshot.unusableDefinitions, snapshot.tasks);
+  const { services, clusterInfo, staleHosts, ...rest } = snapshot;
+  if (staleHosts !== undefined) {
+    counts.warnings++;
+    deps.log.warn("EC2 instances could not be refreshed; their labels stay as last described", {
+      cluster: cluster.name,
+      error: describeError(staleHosts),
+    });
+  }
   const relevant = relevantTasks(snapshot.tasks, snapshot.taskDefinitions, rules);
-  const merged = mergeReconcile(current, { ...snapshot, tasks: relevant }, cluster.arn, startedAt, now());
+  const merged = mergeReconcile(
+    current,
+    {
+      ...rest,
+      tasks: relevant,
+      ...(rules.includeServices ? { services } : {}),
+      ...(clusterInfo ? { clusterInfo } : {}),
+    },
+    cluster.arn,
+    startedAt,
+    now(),
+  );
   let built: BuildResult | undefined;
   if (current) {
     const before = new Set(deriveTargets(current, rules, memo, remember).lines);

@@ -2,7 +2,7 @@
  * One cluster's refresh: read its objects → compute the next state and its targets → commit, again from
  * the top when a concurrent run committed in between. Any failure leaves both objects as they were.
  */
-import type { ClusterRef, TaskView } from "../core/model.js";
+import type { ClusterInfo, ClusterRef, TaskView } from "../core/model.js";
 import { seedCaches } from "../discovery/caches.js";
 import type { ObjectRef } from "../publish/target-output.js";
 import { isClusterGone, isThrottle } from "../shared/aws-errors.js";
@@ -29,6 +29,8 @@ export interface ClusterWork {
   cluster: ClusterRef;
   /** Task events to apply to the recorded state; absent for a full listing. */
   events?: readonly TaskView[];
+  /** The cluster's tags, when the run's listing described them. */
+  clusterInfo?: ClusterInfo;
   dryRun: boolean;
   force: boolean;
 }
@@ -90,7 +92,17 @@ async function readComputeCommit(round: Round): Promise<ClusterResult | "conflic
     work.dryRun ? Promise.resolve(undefined) : output.read(ref),
   ]);
   seedCaches(caches, state);
-  const step = await nextState({ deps, cluster, force: work.force, remember }, state, work.events);
+  const step = await nextState(
+    {
+      deps,
+      cluster,
+      force: work.force,
+      remember,
+      ...(work.clusterInfo ? { clusterInfo: work.clusterInfo } : {}),
+    },
+    state,
+    work.events,
+  );
   addCounts(counts, step.counts);
   const built = step.built ?? deriveTargets(step.next, deps.config.rules, caches.memo, remember);
   for (const w of built.warnings) {

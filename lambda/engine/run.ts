@@ -2,7 +2,7 @@
  * A run, as Prometheus's discovery refresh reads: plan the triggers → list the clusters → refresh each
  * cluster with bounded concurrency → tally → clean up.
  */
-import { clusterNameOf, parseClusterArn } from "../core/model.js";
+import { type ClusterInfo, clusterNameOf, parseClusterArn } from "../core/model.js";
 import { mapLimit } from "../shared/concurrency.js";
 import { describeError } from "../shared/values.js";
 import type { Trigger } from "../triggers/parse-trigger.js";
@@ -49,9 +49,10 @@ export class DiscoveryEngine {
       return this.settleQueue(plan, tally([], [], plan.skipped));
     }
     let listed: string[] = [];
+    let info = new Map<string, ClusterInfo>();
     if (plan.reconcile) {
       try {
-        listed = await this.listClusters(plan.reconcile.clusters);
+        ({ active: listed, info } = await this.listClusters(plan.reconcile.clusters));
       } catch (error) {
         deps.log.error("cluster listing failed; nothing was changed", { error: describeError(error) });
         const summary = tally([], [], `could not list clusters: ${describeError(error)}`);
@@ -59,7 +60,7 @@ export class DiscoveryEngine {
         throw new ClusterListingError(summary);
       }
     }
-    const results = await mapLimit(this.work(plan, listed), deps.config.maxConcurrency, (w) =>
+    const results = await mapLimit(this.work(plan, listed, info), deps.config.maxConcurrency, (w) =>
       "cluster" in w ? refreshCluster(deps, w) : Promise.resolve(w.result),
     );
     const deleted = plan.reconcile?.complete && !plan.dryRun ? await cleanUp(deps, listed) : [];
@@ -67,11 +68,17 @@ export class DiscoveryEngine {
   }
 
   /** Clusters being reconciled need no events applied: the listing already covers them. */
-  private work(plan: RunPlan, listed: readonly string[]): (ClusterWork | { result: ClusterResult })[] {
+  private work(
+    plan: RunPlan,
+    listed: readonly string[],
+    info: ReadonlyMap<string, ClusterInfo>,
+  ): (ClusterWork | { result: ClusterResult })[] {
     const { dryRun, force } = plan;
     const work: (ClusterWork | { result: ClusterResult })[] = listed.map((arn) => {
       const cluster = parseClusterArn(arn);
-      return cluster ? { cluster, dryRun, force } : { result: unparsable(arn) };
+      const clusterInfo = info.get(arn);
+      if (!cluster) return { result: unparsable(arn) };
+      return { cluster, dryRun, force, ...(clusterInfo ? { clusterInfo } : {}) };
     });
     const reconciling = new Set(listed);
     for (const [arn, { cluster, tasks }] of plan.events) {
@@ -80,14 +87,24 @@ export class DiscoveryEngine {
     return work;
   }
 
-  private async listClusters(requested: string[]): Promise<string[]> {
+  /**
+   * The clusters to reconcile, with their tags: DescribeClusters takes 100 clusters a call, so tags cost
+   * one call per 100 clusters, made only when tags are published and the listing had no need of it anyway.
+   */
+  private async listClusters(
+    requested: string[],
+  ): Promise<{ active: string[]; info: Map<string, ClusterInfo> }> {
     const { api, config, log } = this.deps;
     const wanted = requested.length > 0 ? requested : config.clusters;
-    if (wanted.length === 0) return api.listClusterArns();
+    if (wanted.length === 0) {
+      const arns = await api.listClusterArns();
+      if (!config.rules.includeTags || arns.length === 0) return { active: arns, info: new Map() };
+      return { active: arns, info: (await api.describeClusters(arns)).info };
+    }
     const listing = await api.describeClusters(wanted);
     for (const ref of listing.missing)
       log.warn("configured cluster does not exist or is not ACTIVE", { cluster: ref });
-    return listing.active;
+    return listing;
   }
 
   /** Queue batches: which messages go back to SQS for another try. */

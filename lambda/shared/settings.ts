@@ -66,6 +66,7 @@ export const VARIABLES = {
   filterLabel: "FILTER_LABEL",
   selectors: "SELECTORS",
   include: "INCLUDE",
+  dynamicExport: "DYNAMIC_EXPORT",
   bucket: "TARGETS_BUCKET",
   targetsPrefix: "TARGETS_PREFIX",
   statePrefix: "STATE_PREFIX",
@@ -102,13 +103,29 @@ export interface SelectorSetting {
   job?: string;
 }
 
+/** What `INCLUDE` can turn on beyond the labels every target carries. */
+export const INCLUDE_ITEMS = ["TAGS", "SERVICES"] as const;
+export type IncludeItem = (typeof INCLUDE_ITEMS)[number];
+
+/**
+ * `DYNAMIC_EXPORT`: `per-container` (default) lets each container choose between its port label and the
+ * dynamic-export label; `only` is the old poller's global dynamic-port mode, where only containers with
+ * the dynamic-export label set count and the port label is ignored.
+ */
+export const DYNAMIC_EXPORT_MODES = ["per-container", "only"] as const;
+export type DynamicExportMode = (typeof DYNAMIC_EXPORT_MODES)[number];
+
 export interface DiscoverySettings {
   /** Cluster names or ARNs; empty means every cluster of the region. */
   clusters: string[];
   labels: Record<LabelKey, string>;
   filter?: FilterSetting;
   selectors: SelectorSetting[];
+  /** `INCLUDE=TAGS`: the cluster, service, task and EC2 instance tag label families. */
   includeTags: boolean;
+  /** `INCLUDE=SERVICES`: the service's ARN and status (and its tags, with TAGS), from DescribeServices. */
+  includeServices: boolean;
+  dynamicExport: DynamicExportMode;
   maxConcurrency: number;
   maxAttempts: number;
   churnGuardPercent: number;
@@ -234,12 +251,33 @@ export function parseSelectors(raw: string | undefined): SelectorSetting[] {
   return parsed.map(parseSelector);
 }
 
-function parseInclude(raw: string | undefined): boolean {
-  if (raw === undefined) return false;
-  const items = raw.split(/[,\s]+/).filter((s) => s !== "");
-  const bad = items.find((item) => item.toUpperCase() !== "TAGS");
-  if (bad !== undefined) throw new ConfigError(VARIABLES.include, `supports only "TAGS", got "${bad}"`);
-  return items.length > 0;
+/** `INCLUDE`: a comma-separated list of INCLUDE_ITEMS, any case. */
+export function parseInclude(raw: string | undefined): Set<IncludeItem> {
+  const items = new Set<IncludeItem>();
+  if (raw === undefined) return items;
+  for (const item of raw.split(/[,\s]+/).filter((s) => s !== "")) {
+    const upper = item.toUpperCase();
+    if (!(INCLUDE_ITEMS as readonly string[]).includes(upper)) {
+      throw new ConfigError(
+        VARIABLES.include,
+        `supports ${INCLUDE_ITEMS.map((i) => `"${i}"`).join(" and ")} (comma-separated), got "${item}"`,
+      );
+    }
+    items.add(upper as IncludeItem);
+  }
+  return items;
+}
+
+function parseDynamicExport(raw: string | undefined): DynamicExportMode {
+  if (raw === undefined) return "per-container";
+  const mode = raw.toLowerCase();
+  if (!(DYNAMIC_EXPORT_MODES as readonly string[]).includes(mode)) {
+    throw new ConfigError(
+      VARIABLES.dynamicExport,
+      `must be ${DYNAMIC_EXPORT_MODES.map((m) => `"${m}"`).join(" or ")}, got "${raw}"`,
+    );
+  }
+  return mode as DynamicExportMode;
 }
 
 function labelNames(env: Env): Record<LabelKey, string> {
@@ -256,11 +294,14 @@ function labelNames(env: Env): Record<LabelKey, string> {
 
 /** What discovery needs, from the environment; throws ConfigError naming the first bad variable. */
 export function readDiscoverySettings(env: Env): DiscoverySettings {
+  const include = parseInclude(read(env, VARIABLES.include));
   const settings: DiscoverySettings = {
     clusters: parseClusterList(read(env, VARIABLES.clusters)),
     labels: labelNames(env),
     selectors: parseSelectors(read(env, VARIABLES.selectors)),
-    includeTags: parseInclude(read(env, VARIABLES.include)),
+    includeTags: include.has("TAGS"),
+    includeServices: include.has("SERVICES"),
+    dynamicExport: parseDynamicExport(read(env, VARIABLES.dynamicExport)),
     maxConcurrency: wholeNumber(env, "maxConcurrency"),
     maxAttempts: wholeNumber(env, "maxAttempts"),
     churnGuardPercent: wholeNumber(env, "churnGuardPercent"),
@@ -341,7 +382,9 @@ export interface DiscoveryInput {
   /** `NAME` or `NAME=VALUE`. */
   filterLabel?: string;
   selectors?: readonly SelectorSetting[];
-  includeTags?: boolean;
+  /** What `INCLUDE` lists. */
+  include?: readonly IncludeItem[];
+  dynamicExport?: DynamicExportMode;
   maxConcurrency?: number;
   maxAttempts?: number;
   churnGuardPercent?: number;
@@ -366,7 +409,9 @@ export function discoveryEnvironment(
   if (input.filterLabel !== undefined) env[VARIABLES.filterLabel] = input.filterLabel;
   if (input.selectors && input.selectors.length > 0)
     env[VARIABLES.selectors] = JSON.stringify(input.selectors);
-  if (input.includeTags) env[VARIABLES.include] = "TAGS";
+  if (input.include && input.include.length > 0)
+    env[VARIABLES.include] = [...new Set(input.include)].join(",");
+  if (input.dynamicExport !== undefined) env[VARIABLES.dynamicExport] = input.dynamicExport;
   for (const setting of Object.keys(NUMBER_SETTINGS) as NumberSetting[]) {
     const value = input[setting];
     if (value !== undefined) env[NUMBER_SETTINGS[setting].variable] = String(value);

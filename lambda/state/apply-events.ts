@@ -3,7 +3,14 @@
  * hosts, tags) is read beforehand (`discovery/event-reads.ts`) and passed in, so this is a function of
  * its inputs: the same state and events give the same result, whatever the order of the batch.
  */
-import type { HostInfo, TaskDefinitionSpec, TaskView } from "../core/model.js";
+import type {
+  ClusterInfo,
+  DescribedFacts,
+  HostInfo,
+  ServiceInfo,
+  TaskDefinitionSpec,
+  TaskView,
+} from "../core/model.js";
 import { relevantTasks, type TargetRules } from "../core/rules.js";
 import { type ClusterState, compact, decide, remove, upsert } from "./cluster-state.js";
 
@@ -13,8 +20,12 @@ export interface EventReads {
   defs: ReadonlyMap<string, TaskDefinitionSpec>;
   /** Hosts of new container instances, by container instance ARN. */
   hosts: ReadonlyMap<string, HostInfo>;
-  /** Tags of new tasks (events never carry tags), when tags are published. */
-  tags: ReadonlyMap<string, Record<string, string> | undefined>;
+  /** Services of new tasks not yet in the state, by name (when services are published). */
+  services: ReadonlyMap<string, ServiceInfo>;
+  /** What only describes tell about new tasks (tags, health, platform, ENI public address), by task ARN. */
+  described: ReadonlyMap<string, DescribedFacts>;
+  /** The cluster's tags, when the state has none yet and tags are published. */
+  clusterInfo?: ClusterInfo;
 }
 
 export interface EventCounts {
@@ -54,6 +65,11 @@ export function applyEvents(
     taskDefinitions: { ...current.taskDefinitions },
     hosts: { ...current.hosts },
   };
+  if (reads.services.size > 0) {
+    state.services = { ...current.services };
+    for (const [name, service] of reads.services) state.services[name] = service;
+  }
+  if (reads.clusterInfo) state.cluster = reads.clusterInfo;
   const relevant = relevantTasks(pendingUpserts(state, ordered), reads.defs, rules);
   const others = { ...(state.otherTaskDefinitions ?? {}) };
   for (const [arn, def] of reads.defs) {
@@ -72,8 +88,8 @@ export function applyEvents(
       if (def) state.taskDefinitions[def.taskDefinitionArn] = def;
       const host = task.containerInstanceArn ? reads.hosts.get(task.containerInstanceArn) : undefined;
       if (host) state.hosts[host.containerInstanceArn] = host;
-      const tags = reads.tags.get(task.taskArn);
-      upsert(state, tags ? { ...task, tags } : task, now);
+      const facts = reads.described.get(task.taskArn);
+      upsert(state, facts ? { ...task, ...facts } : task, now);
       counts.applied++;
     } else if (decision === "remove") {
       remove(state, task, now);

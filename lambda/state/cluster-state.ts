@@ -1,4 +1,13 @@
-import { type HostInfo, isScrapeable, type TaskDefinitionSpec, type TaskView } from "../core/model.js";
+import {
+  type ClusterInfo,
+  DESCRIBED_ONLY,
+  type HostInfo,
+  isScrapeable,
+  type ServiceInfo,
+  serviceNameOf,
+  type TaskDefinitionSpec,
+  type TaskView,
+} from "../core/model.js";
 import { isRecord } from "../shared/values.js";
 
 /**
@@ -33,6 +42,10 @@ export interface ClusterState {
    * them) only so that a cold start does not describe them again. Absent in states written before.
    */
   otherTaskDefinitions?: Record<string, TaskDefinitionSpec>;
+  /** Services of the recorded tasks, by name (when services are published); refreshed by the reconcile. */
+  services?: Record<string, ServiceInfo>;
+  /** The cluster's tags (when tags are published); refreshed by the reconcile. */
+  cluster?: ClusterInfo;
   /** Churn guard: a reconcile that would remove this many tasks was held back at `since`. */
   heldBack?: { removals: number; since: number };
 }
@@ -55,7 +68,8 @@ export function parseState(body: string, clusterArn: string): ClusterState | und
   if (!isRecord(value) || value.schema !== STATE_SCHEMA || value.clusterArn !== clusterArn) return undefined;
   for (const key of ["tasks", "tombstones", "taskDefinitions", "hosts"])
     if (!isRecord(value[key])) return undefined;
-  if (value.otherTaskDefinitions !== undefined && !isRecord(value.otherTaskDefinitions)) return undefined;
+  for (const key of ["otherTaskDefinitions", "services", "cluster"])
+    if (value[key] !== undefined && !isRecord(value[key])) return undefined;
   return value as unknown as ClusterState;
 }
 
@@ -119,31 +133,48 @@ export function decide(state: ClusterState, task: TaskView): EventDecision {
   return record ? "remove" : "ignore";
 }
 
-/** Drops task definitions and hosts no recorded task uses, and tombstones past their time. */
+/** Drops task definitions, hosts and services no recorded task uses, and tombstones past their time. */
 export function compact(state: ClusterState, now: number): ClusterState {
   const taskDefinitions: Record<string, TaskDefinitionSpec> = {};
   const hosts: Record<string, HostInfo> = {};
+  const services: Record<string, ServiceInfo> = {};
   for (const t of Object.values(state.tasks)) {
     const def = state.taskDefinitions[t.taskDefinitionArn];
     if (def) taskDefinitions[t.taskDefinitionArn] = def;
     const host = t.containerInstanceArn ? state.hosts[t.containerInstanceArn] : undefined;
     if (host) hosts[host.containerInstanceArn] = host;
+    const name = serviceNameOf(t.group);
+    const service = name === undefined ? undefined : state.services?.[name];
+    if (name !== undefined && service) services[name] = service;
   }
   const tombstones: Record<string, Tombstone> = {};
   for (const [arn, t] of Object.entries(state.tombstones))
     if (now - t.at < TOMBSTONE_TTL_MS) tombstones[arn] = t;
   const out: ClusterState = { ...state, taskDefinitions, hosts, tombstones };
+  if (Object.keys(services).length > 0) out.services = services;
+  else delete out.services;
   return out;
+}
+
+/** The same task's newer view: what only describes tell (events never carry it) stays from the earlier one. */
+export function withDescribedFacts(task: TaskView, previous: TaskView | undefined): TaskView {
+  if (!previous) return task;
+  let merged: TaskView | undefined;
+  for (const key of DESCRIBED_ONLY) {
+    if (task[key] !== undefined || previous[key] === undefined) continue;
+    // The ENI's public address belongs to that ENI only.
+    if (key === "publicIp" && previous.eniId !== task.eniId) continue;
+    merged ??= { ...task };
+    (merged as unknown as Record<string, unknown>)[key] = previous[key];
+  }
+  return merged ?? task;
 }
 
 export function upsert(state: ClusterState, task: TaskView, now: number): void {
   const previous = state.tasks[task.taskArn];
-  // Events never carry tags: keep the ones DescribeTasks gave earlier.
-  const tags = task.tags ?? previous?.tags;
   const sameVersion = previous && previous.version === task.version;
   state.tasks[task.taskArn] = {
-    ...task,
-    ...(tags ? { tags } : {}),
+    ...withDescribedFacts(task, previous),
     seenAt: sameVersion ? previous.seenAt : now,
   };
   delete state.tombstones[task.taskArn];
@@ -162,6 +193,20 @@ export interface ReconcileSnapshot {
   tasks: TaskView[];
   taskDefinitions: ReadonlyMap<string, TaskDefinitionSpec>;
   hosts: ReadonlyMap<string, HostInfo>;
+  /** The services of the tasks, freshly described (absent: services are not published). */
+  services?: ReadonlyMap<string, ServiceInfo>;
+  /** The cluster's tags, freshly described (absent: tags are not published). */
+  clusterInfo?: ClusterInfo;
+}
+
+/** Equal in the stored form. */
+export function sameStoredForm(a: unknown, b: unknown): boolean {
+  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+}
+
+/** `fresh`, or `old` when equal to it: an unchanged object keeps the targets derived from it valid. */
+function keepIfSame<T>(fresh: T, old: T | undefined): T {
+  return old !== undefined && sameStoredForm(old, fresh) ? old : fresh;
 }
 
 export interface MergeResult {
@@ -191,7 +236,13 @@ export function mergeReconcile(
     hosts: { ...base.hosts },
   };
   for (const [arn, def] of snapshot.taskDefinitions) next.taskDefinitions[arn] = def;
-  for (const [arn, host] of snapshot.hosts) next.hosts[arn] = host;
+  for (const [arn, host] of snapshot.hosts) next.hosts[arn] = keepIfSame(host, base.hosts[arn]);
+  if (snapshot.services) {
+    next.services = {};
+    for (const [name, s] of snapshot.services) next.services[name] = keepIfSame(s, base.services?.[name]);
+  }
+  const cluster = snapshot.clusterInfo ? keepIfSame(snapshot.clusterInfo, base.cluster) : base.cluster;
+  if (cluster) next.cluster = cluster;
   // Every definition the listing used but no recorded task needs; the set is replaced, so it stays small.
   const used = new Set(snapshot.tasks.map((t) => t.taskDefinitionArn));
   const others: Record<string, TaskDefinitionSpec> = {};
@@ -208,7 +259,10 @@ export function mergeReconcile(
       continue;
     }
     const sameVersion = record && record.version === task.version;
-    next.tasks[task.taskArn] = { ...task, seenAt: sameVersion ? record.seenAt : now };
+    next.tasks[task.taskArn] = {
+      ...withDescribedFacts(task, record),
+      seenAt: sameVersion ? record.seenAt : now,
+    };
   }
   let unexplainedRemovals = 0;
   for (const [arn, record] of Object.entries(base.tasks)) {

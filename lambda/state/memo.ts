@@ -2,7 +2,14 @@
  * What a warm function remembers of the clusters it published, so an event costs in proportion to what
  * changed, not to the cluster's size: the parsed state by ETag, each task's targets and serialized record.
  */
-import type { HostInfo, TaskDefinitionSpec } from "../core/model.js";
+import type { ClusterMeta } from "../core/group-labels.js";
+import {
+  type ClusterInfo,
+  type HostInfo,
+  type ServiceInfo,
+  serviceNameOf,
+  type TaskDefinitionSpec,
+} from "../core/model.js";
 import type { TargetRules } from "../core/rules.js";
 import { type BuildResult, buildTargetGroups, buildTaskTargets, type TaskTargets } from "../core/targets.js";
 import { type ClusterState, serializeState, serializeTaskRecord, type TaskRecord } from "./cluster-state.js";
@@ -11,6 +18,8 @@ import { type ClusterState, serializeState, serializeTaskRecord, type TaskRecord
 export interface DerivedTask {
   def: TaskDefinitionSpec | undefined;
   host: HostInfo | undefined;
+  service: ServiceInfo | undefined;
+  cluster: ClusterInfo | undefined;
   rules: TargetRules;
   targets: TaskTargets;
 }
@@ -100,14 +109,28 @@ export function deriveTargets(
   const taskDefinitions = new Map(Object.entries(state.taskDefinitions));
   const hosts = new Map(Object.entries(state.hosts));
   const tasks = Object.values(state.tasks);
-  return buildTargetGroups({ tasks, taskDefinitions, hosts, rules }, (task) => {
+  const meta: ClusterMeta = {};
+  if (state.services) meta.services = state.services;
+  if (state.cluster) meta.cluster = state.cluster;
+  return buildTargetGroups({ tasks, taskDefinitions, hosts, rules, meta }, (task) => {
     const record = task as TaskRecord;
     const def = state.taskDefinitions[record.taskDefinitionArn];
     const host = record.containerInstanceArn ? state.hosts[record.containerInstanceArn] : undefined;
+    const serviceName = serviceNameOf(record.group);
+    const service = serviceName === undefined ? undefined : state.services?.[serviceName];
+    const cluster = state.cluster;
     const known = memo.derived.get(record);
-    if (known && known.def === def && known.host === host && known.rules === rules) return known.targets;
-    const targets = buildTaskTargets(record, taskDefinitions, hosts, rules);
-    if (remember) memo.derived.set(record, { def, host, rules, targets });
+    if (
+      known &&
+      known.def === def &&
+      known.host === host &&
+      known.service === service &&
+      known.cluster === cluster &&
+      known.rules === rules
+    )
+      return known.targets;
+    const targets = buildTaskTargets(record, taskDefinitions, hosts, rules, meta);
+    if (remember) memo.derived.set(record, { def, host, service, cluster, rules, targets });
     return targets;
   });
 }

@@ -10,61 +10,114 @@ export type CallsByOperation = Record<string, number>;
 
 const PAGE = 100;
 const BATCH = 100;
+const SERVICE_BATCH = 10;
 const PORT_LABEL = "PROMETHEUS_EXPORTER_PORT";
 const DYNAMIC_LABEL = "PROMETHEUS_DYNAMIC_EXPORT";
 
 const pages = (n: number) => Math.ceil(n / PAGE);
 
+/** What `INCLUDE` turns on; both cost calls of their own. */
+export interface IncludeSwitches {
+  tags: boolean;
+  services: boolean;
+}
+
+interface ClusterNeeds {
+  listed: number;
+  /** Container instances of the scrapeable tasks (any network mode), and whether EC2 knows each. */
+  hosts: Map<string, boolean>;
+  instances: Set<string>;
+  /** ENIs of the scrapeable tasks without a container instance (Fargate): the only ones with public IPs. */
+  fargateEnis: number;
+  services: Set<string>;
+}
+
+function needsOf(
+  cluster: Fleet["clusters"] extends Map<string, infer C> ? C : never,
+  revisions: Set<string>,
+): ClusterNeeds {
+  const needs: ClusterNeeds = {
+    listed: 0,
+    hosts: new Map(),
+    instances: new Set(),
+    fargateEnis: 0,
+    services: new Set(),
+  };
+  for (const task of cluster.tasksById.values()) {
+    if (task.desiredStatus !== "RUNNING") continue;
+    needs.listed++;
+    if (task.lastStatus !== "RUNNING") continue;
+    const td = task.taskDefinition;
+    revisions.add(td.arn);
+    const declares = td.containerDefinitions.some((c) =>
+      Object.keys(c.dockerLabels).some(
+        (k) => k === PORT_LABEL || k.startsWith(`${PORT_LABEL}.`) || k === DYNAMIC_LABEL,
+      ),
+    );
+    if (!declares) continue;
+    if (task.host) {
+      needs.hosts.set(task.host.containerInstanceArn, !task.host.external);
+      if (!task.host.external) needs.instances.add(task.host.ec2InstanceId);
+    } else if (task.eni) needs.fargateEnis++;
+    if (task.group.startsWith("service:")) needs.services.add(task.group.slice("service:".length));
+  }
+  return needs;
+}
+
 /**
- * Cold: one ListClusters page per 100 clusters; per cluster, ListTasks pages of 100 (one even when
- * empty) and DescribeTasks batches of 100 over the tasks whose desired status is RUNNING; one
- * DescribeTaskDefinition per distinct revision that a running task uses (region-wide); per cluster,
- * DescribeContainerInstances batches of 100 over the hosts of running bridge/host tasks that declare an
- * endpoint, each batch followed by one DescribeInstances for its EC2 instances. Warm: the describes of
- * immutable things (task definitions, hosts) are cached, leaving the listing and DescribeTasks.
+ * Cold: one ListClusters page per 100 clusters (and, with tags, one DescribeClusters per 100 clusters for
+ * their tags); per cluster, ListTasks pages of 100 (one even when empty) and DescribeTasks batches of 100
+ * over the tasks whose desired status is RUNNING; one DescribeTaskDefinition per distinct revision that a
+ * running task uses (region-wide); per cluster, DescribeContainerInstances batches of 100 over the
+ * container instances of running tasks that declare an endpoint (awsvpc on EC2 included: their instance's
+ * labels), each batch followed by one DescribeInstances for its EC2 instances; one DescribeNetworkInterfaces
+ * per 100 ENIs of such Fargate tasks (their public IPs); with services, one DescribeServices per 10 of their
+ * services. Warm: task definitions, container instances and ENI addresses are known, leaving the listing,
+ * DescribeTasks, the refresh of what changes while things run (one DescribeInstances per 100 EC2 instances,
+ * the services, the clusters' tags).
  */
-export function reconcileLowerBound(fleet: Fleet): { cold: CallsByOperation; warm: CallsByOperation } {
+export function reconcileLowerBound(
+  fleet: Fleet,
+  include: IncludeSwitches = { tags: false, services: false },
+): { cold: CallsByOperation; warm: CallsByOperation } {
   const clusters = [...fleet.clusters.values()].filter((c) => c.status === "ACTIVE");
   const revisions = new Set<string>();
-  let listTasks = 0;
-  let describeTasks = 0;
-  let describeContainerInstances = 0;
-  let describeInstances = 0;
-  for (const cluster of clusters) {
-    let listed = 0;
-    const hosts = new Map<string, boolean>();
-    for (const task of cluster.tasksById.values()) {
-      if (task.desiredStatus !== "RUNNING") continue;
-      listed++;
-      if (task.lastStatus !== "RUNNING") continue;
-      const td = task.taskDefinition;
-      revisions.add(td.arn);
-      const declares = td.containerDefinitions.some((c) =>
-        Object.keys(c.dockerLabels).some(
-          (k) => k === PORT_LABEL || k.startsWith(`${PORT_LABEL}.`) || k === DYNAMIC_LABEL,
-        ),
-      );
-      if (declares && task.host && (td.networkMode === "bridge" || td.networkMode === "host"))
-        hosts.set(task.host.containerInstanceArn, !task.host.external);
-    }
-    listTasks += Math.max(1, pages(listed));
-    describeTasks += pages(listed);
-    const arns = [...hosts.keys()];
-    for (let i = 0; i < arns.length; i += BATCH) {
-      describeContainerInstances++;
-      if (arns.slice(i, i + BATCH).some((a) => hosts.get(a))) describeInstances++;
-    }
-  }
-  const warm: CallsByOperation = {
-    ListClusters: Math.max(1, pages(clusters.length)),
-    ListTasks: listTasks,
-    DescribeTasks: describeTasks,
+  const sum = {
+    listTasks: 0,
+    describeTasks: 0,
+    containerInstances: 0,
+    coldInstances: 0,
+    warmInstances: 0,
+    enis: 0,
+    services: 0,
   };
+  for (const cluster of clusters) {
+    const needs = needsOf(cluster, revisions);
+    sum.listTasks += Math.max(1, pages(needs.listed));
+    sum.describeTasks += pages(needs.listed);
+    const arns = [...needs.hosts.keys()];
+    for (let i = 0; i < arns.length; i += BATCH) {
+      sum.containerInstances++;
+      if (arns.slice(i, i + BATCH).some((a) => needs.hosts.get(a))) sum.coldInstances++;
+    }
+    sum.warmInstances += Math.ceil(needs.instances.size / BATCH);
+    sum.enis += Math.ceil(needs.fargateEnis / BATCH);
+    if (include.services) sum.services += Math.ceil(needs.services.size / SERVICE_BATCH);
+  }
+  const listing: CallsByOperation = {
+    ListClusters: Math.max(1, pages(clusters.length)),
+    ...(include.tags && clusters.length > 0 ? { DescribeClusters: pages(clusters.length) } : {}),
+    ListTasks: sum.listTasks,
+    DescribeTasks: sum.describeTasks,
+    DescribeServices: sum.services,
+  };
+  const warm: CallsByOperation = { ...listing, DescribeInstances: sum.warmInstances };
   const cold: CallsByOperation = {
-    ...warm,
+    ...listing,
     DescribeTaskDefinition: revisions.size,
-    DescribeContainerInstances: describeContainerInstances,
-    DescribeInstances: describeInstances,
+    DescribeContainerInstances: sum.containerInstances,
+    DescribeInstances: sum.coldInstances,
+    DescribeNetworkInterfaces: sum.enis,
   };
   for (const bound of [warm, cold])
     for (const [op, n] of Object.entries(bound)) if (n === 0) delete bound[op];

@@ -24,6 +24,16 @@ export const GROUPS: Group[] = [
     run: (o) => reconcileGroup("reconcile-10k", { tasks: 10_000, clusters: 10 }, o),
   },
   {
+    name: "reconcile-10k-tags-services",
+    quick: false,
+    about: "reconcile of 10,000 tasks in 10 clusters with INCLUDE=TAGS,SERVICES, cold then warm",
+    run: (o) =>
+      reconcileGroup("reconcile-10k-tags-services", { tasks: 10_000, clusters: 10 }, o, {
+        tags: true,
+        services: true,
+      }),
+  },
+  {
     name: "reconcile-50k",
     quick: false,
     about: "reconcile of 50,000 tasks in 50 clusters, cold then warm",

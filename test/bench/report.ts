@@ -24,6 +24,8 @@ const SHORT: Record<string, string> = {
   DescribeTaskDefinition: "TD",
   DescribeContainerInstances: "CI",
   DescribeInstances: "EI",
+  DescribeNetworkInterfaces: "EN",
+  DescribeServices: "DS",
 };
 const ORDER = Object.keys(SHORT);
 

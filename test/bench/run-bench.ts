@@ -147,10 +147,12 @@ if (rows.length > 0) {
   out.push(
     scenarioTable(rows),
     "",
-    "calls: LC ListClusters, LT ListTasks, DT DescribeTasks, TD DescribeTaskDefinition, CI DescribeContainerInstances, " +
-      "EI DescribeInstances (EC2); every HTTP attempt the stand-in received, throttled ones included. bound: the least a " +
-      "reconcile can make (LT pages and DT batches of 100, one TD per distinct revision, CI batches of 100, one EI per CI " +
-      "batch; warm: task definitions and hosts cached). floor: the time a full token bucket needs to admit the bound " +
+    "calls: LC ListClusters, DC DescribeClusters, LT ListTasks, DT DescribeTasks, TD DescribeTaskDefinition, " +
+      "CI DescribeContainerInstances, DS DescribeServices, EI DescribeInstances (EC2), EN DescribeNetworkInterfaces (EC2); " +
+      "every HTTP attempt the stand-in received, throttled ones included. bound: the least a reconcile can make (LT pages " +
+      "and DT batches of 100, one TD per distinct revision, CI batches of 100, one EI per CI batch, one EN per 100 Fargate " +
+      "ENIs, one DS per 10 services, one DC per 100 clusters for their tags; warm: task definitions, hosts and ENI " +
+      "addresses known, one EI per 100 EC2 instances to refresh them). floor: the time a full token bucket needs to admit the bound " +
       "(burst 100 then 20/s for LT+DT+CI; 50 then 20/s for TD). handler ms: wall time minus time waiting for the object " +
       "store (S3 in AWS); medians for events. peak RSS: the engine process's maxRSS so far (like Lambda's Max Memory Used).",
   );

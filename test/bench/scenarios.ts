@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { type CounterSnapshot, generateFleet, type StandIn, startStandIn } from "../standin/index.js";
-import { type CallsByOperation, reconcileLowerBound, tokenBucketFloorMs, totalOf } from "./bounds.js";
+import {
+  type CallsByOperation,
+  type IncludeSwitches,
+  reconcileLowerBound,
+  tokenBucketFloorMs,
+  totalOf,
+} from "./bounds.js";
 import { EngineProcess } from "./engine-process.js";
 import { MemoryTargetOutput, type WriteStats } from "./memory-output.js";
 import type { InvokeReport } from "./protocol.js";
@@ -180,13 +186,16 @@ export async function reconcileGroup(
   group: string,
   size: { tasks: number; clusters: number },
   options: BenchOptions,
+  include: IncludeSwitches = { tags: false, services: false },
 ): Promise<Row[]> {
   return withStandIn(async (standIn) => {
     generateFleet(standIn, { clusters: size.clusters, tasks: size.tasks, seed: 1 });
     standIn.faults.latency(options.latencyMs);
-    const bound = reconcileLowerBound(standIn.fleet);
+    const bound = reconcileLowerBound(standIn.fleet, include);
     const store = new MemoryTargetOutput(group);
-    const engine = await EngineProcess.start(store, standIn.env());
+    const items = [...(include.tags ? ["TAGS"] : []), ...(include.services ? ["SERVICES"] : [])];
+    const env = { ...standIn.env(), ...(items.length > 0 ? { INCLUDE: items.join(",") } : {}) };
+    const engine = await EngineProcess.start(store, env);
     try {
       const rows: Row[] = [];
       let spent = 0;

@@ -142,17 +142,24 @@ class LocalLambda {
   }
 }
 
+const EC2_OPERATIONS = /^Describe(Instances|NetworkInterfaces)$/;
+
 function describeRun(s: Summary): string {
-  const calls = Object.entries(s.apiCalls)
-    .filter(([op]) => !/Object/.test(op))
-    .map(([op, n]) => `${op} ${n}`)
-    .join(", ");
+  const listed = (match: (op: string) => boolean) => {
+    const calls = Object.entries(s.apiCalls)
+      .filter(([op]) => match(op))
+      .map(([op, n]) => `${op} ${n}`)
+      .join(", ");
+    return calls === "" ? "none" : calls;
+  };
+  const ecs = listed((op) => !/Object/.test(op) && !EC2_OPERATIONS.test(op));
+  const ec2 = listed((op) => EC2_OPERATIONS.test(op));
   const s3 = Object.entries(s.apiCalls)
     .filter(([op]) => /Object/.test(op))
     .reduce((sum, [, n]) => sum + n, 0);
   return [
     `   ${s.ok ? "ok" : "NOT OK"}: ${s.tasks} tasks, ${s.targets} targets; objects ${s.objects.written} written, ${s.objects.unchanged} unchanged, ${s.objects.deleted} deleted`,
-    `   ECS/EC2 calls: ${calls === "" ? "none" : calls}; S3 requests: ${s3}; ${s.durationMs} ms`,
+    `   ECS calls: ${ecs}; EC2 calls: ${ec2}; S3 requests: ${s3}; ${s.durationMs} ms`,
     ...(s.warnings > 0
       ? [`   ${s.warnings} containers or endpoints skipped with a warning (see the Lambda log)`]
       : []),

@@ -128,6 +128,8 @@ describe("churn guard through the engine and the stand-in", () => {
       describeTaskDefinition: (arn) => deps.api.describeTaskDefinition(arn),
       describeContainerInstances: (c, arns) => deps.api.describeContainerInstances(c, arns),
       describeInstances: (ids) => deps.api.describeInstances(ids),
+      describeServices: (c, names) => deps.api.describeServices(c, names),
+      describeNetworkInterfaces: (ids) => deps.api.describeNetworkInterfaces(ids),
     };
     const flaky = new DiscoveryEngine({ ...deps, api: shortApi });
     expect((await flaky.run(resync())).heldBack).toBe(1);

@@ -168,7 +168,7 @@ describe("discovery through the real SDK against the stand-in", () => {
     expect(warnings).toHaveLength(2);
   });
 
-  it("makes the fewest calls: cold, then warm with cached task definitions and hosts", async () => {
+  it("makes the fewest calls: cold, then warm with cached task definitions, hosts and ENI addresses", async () => {
     generateFleet(standIn, { clusters: 5, tasks: 2000, hostsPerCluster: 20, seed: 7 });
     const caches = createCaches();
     const cold = engineAgainst(standIn, new DirectoryTargetOutput(dir), { caches });
@@ -180,9 +180,29 @@ describe("discovery through the real SDK against the stand-in", () => {
     expect(first.apiCalls.DescribeTaskDefinition).toBeLessThanOrEqual(families);
     expect(first.apiCalls.DescribeContainerInstances).toBe(5);
     expect(first.apiCalls.DescribeInstances).toBe(5);
+    // The Fargate tasks' public IPs: one call per 100 of a cluster's scrapeable Fargate tasks.
+    const fargate = [...standIn.fleet.clusters.values()].map(
+      (c) =>
+        [...c.tasksById.values()].filter(
+          (t) =>
+            t.lastStatus === "RUNNING" &&
+            t.eni &&
+            !t.host &&
+            t.taskDefinition.containerDefinitions.some((d) => "PROMETHEUS_EXPORTER_PORT" in d.dockerLabels),
+        ).length,
+    );
+    expect(first.apiCalls.DescribeNetworkInterfaces).toBe(
+      fargate.reduce((n, k) => n + Math.ceil(k / 100), 0),
+    );
     const warm = engineAgainst(standIn, new DirectoryTargetOutput(dir), { caches });
     const second = await warm.engine.run(parseTrigger({ action: "resync" }));
-    expect(second.apiCalls).toEqual({ ListClusters: 1, ListTasks: 20, DescribeTasks: 20 });
+    // Warm: the listing, and one DescribeInstances per cluster to refresh its 20 instances' tags and IPs.
+    expect(second.apiCalls).toEqual({
+      ListClusters: 1,
+      ListTasks: 20,
+      DescribeTasks: 20,
+      DescribeInstances: 5,
+    });
     expect(second.objects.unchanged).toBe(5);
     console.log(
       "reconcile of 2,000 tasks on 100 hosts in 5 clusters: cold",
@@ -209,7 +229,7 @@ describe("discovery through the real SDK against the stand-in", () => {
     const cold = await engineAgainst(standIn, output, { caches: createCaches() }).engine.run(
       parseTrigger({ action: "resync" }),
     );
-    expect(cold.apiCalls).toEqual({ ListClusters: 1, ListTasks: 4, DescribeTasks: 4 });
+    expect(cold.apiCalls).toEqual({ ListClusters: 1, ListTasks: 4, DescribeTasks: 4, DescribeInstances: 2 });
     expect(cold.objects.unchanged).toBe(2);
   });
 
@@ -248,7 +268,7 @@ describe("discovery through the real SDK against the stand-in", () => {
     expect(summary.apiErrors.ListTasks).toBe(1);
   });
 
-  it("applies task events with no ECS call when warm, and ends where a reconcile would", async () => {
+  it("applies task events with no ECS call when warm (one EC2 call for a new Fargate ENI), ends where a reconcile would", async () => {
     generateFleet(standIn, { clusters: 1, tasks: 200, hostsPerCluster: 10, seed: 5 });
     const caches = createCaches();
     const { engine } = engineAgainst(standIn, new DirectoryTargetOutput(dir), { caches });
@@ -269,7 +289,7 @@ describe("discovery through the real SDK against the stand-in", () => {
     standIn.counters.reset();
     const onStart = await engine.run(parseTrigger(startEvent));
     const onStop = await engine.run(parseTrigger(stopEvent));
-    expect(standIn.counters.snapshot().totalCalls).toBe(0);
+    expect(standIn.counters.snapshot().calls).toEqual({ DescribeNetworkInterfaces: 1 });
     expect(onStart.events.applied + onStop.events.applied).toBe(2);
     const afterEvents = await readFile(join(dir, "123456789012_us-east-1_cluster-01.json"), "utf-8");
     const reconciled = await engine.run(parseTrigger({ action: "resync" }));

@@ -377,8 +377,11 @@ describe("EC2 over the ec2 query protocol with the real SDK", () => {
       "InvalidParameterValue",
     );
     expect(
-      (await errorOf(ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: "tag:x", Values: ["y"] }] }))))
-        .name,
+      (
+        await errorOf(
+          ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: "no-such-filter", Values: ["y"] }] })),
+        )
+      ).name,
     ).toBe("InvalidParameterValue");
     expect(
       (await errorOf(ec2.send(new DescribeInstancesCommand({ InstanceIds: ["mi-0123456789abcdef0"] })))).name,

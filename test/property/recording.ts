@@ -4,7 +4,13 @@
  * the engine touch AWS or change anything.
  */
 import { createHash } from "node:crypto";
-import type { ClusterListing, ContainerInstanceInfo, EcsReadApi } from "../../lambda/aws/ecs-read-api.js";
+import type {
+  ClusterListing,
+  ContainerInstanceInfo,
+  EcsReadApi,
+  InstanceInfo,
+} from "../../lambda/aws/ecs-read-api.js";
+import type { ServiceInfo } from "../../lambda/core/model.js";
 import type {
   ObjectKind,
   ObjectRef,
@@ -89,7 +95,13 @@ export class RefusingApi implements EcsReadApi {
   async describeContainerInstances(_cluster: string, _arns: string[]): Promise<ContainerInstanceInfo[]> {
     return this.refuse("DescribeContainerInstances");
   }
-  async describeInstances(_ids: string[]): Promise<Map<string, string | undefined>> {
+  async describeInstances(_ids: string[]): Promise<Map<string, InstanceInfo>> {
     return this.refuse("DescribeInstances");
+  }
+  async describeServices(_cluster: string, _names: string[]): Promise<Map<string, ServiceInfo>> {
+    return this.refuse("DescribeServices");
+  }
+  async describeNetworkInterfaces(_ids: string[]): Promise<Map<string, string | undefined>> {
+    return this.refuse("DescribeNetworkInterfaces");
   }
 }

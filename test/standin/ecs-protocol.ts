@@ -1,9 +1,10 @@
 import { ApiError, clusterNotFound, invalidParameter } from "./errors.js";
 import type { Fleet } from "./fleet.js";
-import type { ClusterRecord, HostRecord, TaskRecord } from "./model.js";
+import type { ClusterRecord, HostRecord, ServiceRecord, TaskRecord } from "./model.js";
 import {
   renderCluster,
   renderContainerInstance,
+  renderService,
   renderTask,
   renderTaskDefinition,
   tagList,
@@ -21,10 +22,14 @@ type Handler = (fleet: Fleet, input: Json) => Json;
 
 /** Largest batch / page size of the ECS list and describe calls. */
 const MAX_BATCH = 100;
+/** DescribeServices takes at most 10 services; ListServices pages default to 10 (up to 100). */
+const MAX_SERVICES = 10;
 
 const handlers: Record<string, Handler> = {
   ListClusters: listClusters,
   DescribeClusters: describeClusters,
+  ListServices: listServices,
+  DescribeServices: describeServices,
   ListTasks: listTasks,
   DescribeTasks: describeTasks,
   DescribeTaskDefinition: describeTaskDefinition,
@@ -65,9 +70,9 @@ function optStringList(input: Json, key: string): string[] | undefined {
   return v as string[];
 }
 
-function maxResults(input: Json): number {
+function maxResults(input: Json, byDefault = MAX_BATCH): number {
   const v = input.maxResults;
-  if (v === undefined || v === null) return MAX_BATCH;
+  if (v === undefined || v === null) return byDefault;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_BATCH) {
     throw invalidParameter("maxResults must be between 1 and 100.");
   }
@@ -148,12 +153,63 @@ function describeClusters(fleet: Fleet, input: Json): Json {
     const cluster = fleet.clusters.get(name);
     // A deleted cluster is still described (status INACTIVE), as AWS does for a while after deletion.
     if (cluster && (!ref.startsWith("arn:") || ref === arn)) {
-      clusters.push({ ...renderCluster(cluster), ...(includesTags(input) ? { tags: [] } : {}) });
+      clusters.push(renderCluster(cluster, includesTags(input)));
     } else {
       failures.push({ arn, reason: "MISSING" });
     }
   }
   return { clusters, failures };
+}
+
+// ---- services -------------------------------------------------------------------------------------
+
+const SCHEDULING_STRATEGIES = new Set(["REPLICA", "DAEMON"]);
+
+function listServices(fleet: Fleet, input: Json): Json {
+  const cluster = targetCluster(fleet, input);
+  const limit = maxResults(input, MAX_SERVICES);
+  const launchType = optString(input, "launchType");
+  if (launchType !== undefined && !LAUNCH_TYPES.has(launchType)) {
+    throw invalidParameter(`Invalid launchType: ${launchType}.`);
+  }
+  const strategy = optString(input, "schedulingStrategy");
+  if (strategy !== undefined && !SCHEDULING_STRATEGIES.has(strategy)) {
+    throw invalidParameter(`Invalid schedulingStrategy: ${strategy}.`);
+  }
+  // INACTIVE services and ones replaced by a newer service of the same name are not listed.
+  const keep = (s: ServiceRecord): boolean =>
+    s.status !== "INACTIVE" &&
+    cluster.services.get(s.name) === s &&
+    (launchType === undefined || s.launchType === launchType) &&
+    (strategy === undefined || s.schedulingStrategy === strategy);
+  const start = decodeToken(optString(input, "nextToken"), "services", cluster.name);
+  const { items, next } = page(cluster.serviceLog, start, limit, keep);
+  return {
+    serviceArns: items.map((s) => s.arn),
+    ...(next !== undefined ? { nextToken: encodeToken("services", cluster.name, next) } : {}),
+  };
+}
+
+function describeServices(fleet: Fleet, input: Json): Json {
+  const cluster = targetCluster(fleet, input);
+  const refs = optStringList(input, "services");
+  if (!refs || refs.length === 0) throw invalidParameter("Services cannot be empty.");
+  if (refs.length > MAX_SERVICES) {
+    throw invalidParameter(`Services cannot have more than ${MAX_SERVICES} elements.`);
+  }
+  const withTags = includesTags(input);
+  const services: Json[] = [];
+  const failures: Json[] = [];
+  for (const ref of refs) {
+    const service = fleet.serviceIn(cluster, ref);
+    if (service) services.push(renderService(fleet, service, withTags));
+    else
+      failures.push({
+        arn: ref.startsWith("arn:") ? ref : fleet.serviceArn(cluster.name, ref),
+        reason: "MISSING",
+      });
+  }
+  return { services, failures };
 }
 
 // ---- tasks ----------------------------------------------------------------------------------------

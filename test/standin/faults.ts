@@ -25,21 +25,27 @@ export interface FaultRule {
 
 /**
  * Throttling buckets, one set per account and region as in AWS. ECS shares one bucket between ListTasks,
- * DescribeTasks and DescribeContainerInstances, which is what makes a naive poller fall over on a big fleet.
+ * DescribeTasks and DescribeContainerInstances, which is what makes a naive poller fall over on a big fleet;
+ * its service read actions (ListServices, DescribeServices) share another. EC2 rate-limits each API on its
+ * own bucket (non-mutating actions: 100 burst, 20 per second).
  */
 export type BucketName =
   | "ecsTasks"
   | "ecsTaskDefinitions"
   | "ecsClusters"
+  | "ecsServices"
   | "ecsOther"
-  | "ec2DescribeInstances";
+  | "ec2DescribeInstances"
+  | "ec2DescribeNetworkInterfaces";
 
 export const DEFAULT_BUCKETS: Readonly<Record<BucketName, BucketSpec>> = {
   ecsTasks: { capacity: 100, refillPerSecond: 20 },
   ecsTaskDefinitions: { capacity: 50, refillPerSecond: 20 },
   ecsClusters: { capacity: 50, refillPerSecond: 20 },
+  ecsServices: { capacity: 100, refillPerSecond: 20 },
   ecsOther: { capacity: 50, refillPerSecond: 20 },
   ec2DescribeInstances: { capacity: 100, refillPerSecond: 20 },
+  ec2DescribeNetworkInterfaces: { capacity: 100, refillPerSecond: 20 },
 };
 
 /** Which AWS token bucket each operation draws from. */
@@ -50,7 +56,10 @@ export const BUCKET_OF_OPERATION: Record<string, BucketName> = {
   DescribeTaskDefinition: "ecsTaskDefinitions",
   ListClusters: "ecsClusters",
   DescribeClusters: "ecsClusters",
+  ListServices: "ecsServices",
+  DescribeServices: "ecsServices",
   DescribeInstances: "ec2DescribeInstances",
+  DescribeNetworkInterfaces: "ec2DescribeNetworkInterfaces",
 };
 
 export type LatencySpec = number | { min: number; max: number };

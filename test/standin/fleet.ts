@@ -2,33 +2,46 @@ import { nameOf } from "./faults.js";
 import type {
   AddHostOptions,
   Addressing,
+  ClusterOptions,
   ClusterRecord,
   ContainerRecord,
+  CreateServiceOptions,
   DesiredStatus,
   Ec2InstanceRecord,
   EniRecord,
   FleetOptions,
+  HealthStatus,
   HostRecord,
   LaunchType,
   RunTaskOptions,
+  ServiceRecord,
+  ServiceStatus,
+  Tags,
   TaskDefinitionInput,
   TaskDefinitionRecord,
   TaskRecord,
   TaskStatus,
 } from "./model.js";
 import { Prng } from "./prng.js";
-import { type TaskStateChangeEvent, taskStateChangeEvent } from "./render.js";
+import { serviceDeploymentId, type TaskStateChangeEvent, taskStateChangeEvent } from "./render.js";
 
 /**
  * The in-memory model of one AWS account and region: ECS clusters, task definitions, container instances
- * and tasks, plus the EC2 instances behind the container instances. Tests mutate it directly; the HTTP
- * handlers read it. Every lookup the API needs is indexed (by ARN, id, cluster), so a 50,000-task fleet
- * is served without scanning all tasks per request.
+ * services and tasks, plus the EC2 instances behind the container instances and the ENIs of awsvpc tasks.
+ * Tests mutate it directly; the HTTP handlers read it. Every lookup the API needs is indexed (by ARN, id,
+ * cluster), so a 50,000-task fleet is served without scanning all tasks per request.
+ *
+ * Determinism: every id comes from the seeded `ids` generator, in call order. Metadata (tags, statuses,
+ * public addresses, health) never draws from it, so adding metadata to a fleet leaves its ids unchanged.
  */
 
 const FIRST_DYNAMIC_PORT = 32768;
 const LAST_DYNAMIC_PORT = 60999;
 const TERMINAL: TaskStatus = "STOPPED";
+const HEALTH_STATUSES: ReadonlySet<string> = new Set(["HEALTHY", "UNHEALTHY", "UNKNOWN"]);
+const SERVICE_STATUSES: ReadonlySet<string> = new Set(["ACTIVE", "DRAINING", "INACTIVE"]);
+/** Documentation ranges (RFC 5737), then the benchmarking range 198.18.0.0/15 (RFC 2544): never private. */
+const PUBLIC_BLOCKS = ["203.0.113", "198.51.100", "192.0.2"];
 
 export class Fleet {
   readonly region: string;
@@ -47,12 +60,17 @@ export class Fleet {
   readonly instances = new Map<string, Ec2InstanceRecord>();
   /** Append-only; terminated-and-forgotten instances are skipped when paging. */
   readonly instanceLog: Ec2InstanceRecord[] = [];
+  /** awsvpc tasks by ENI id; only those not STOPPED count as existing ENIs (`findNetworkInterface`). */
+  readonly networkInterfaces = new Map<string, TaskRecord>();
+  /** Append-only in creation order, for DescribeNetworkInterfaces paging; gone ENIs are skipped. */
+  readonly eniLog: TaskRecord[] = [];
 
   private readonly vpcId: string;
   private readonly subnets: Map<string, string>;
   private seq = 0;
   private hostAddresses = 0;
   private eniAddresses = 0;
+  private publicAddresses = 0;
   private readonly imageId: string;
 
   constructor(options: FleetOptions = {}) {
@@ -72,16 +90,26 @@ export class Fleet {
 
   // ---- clusters -------------------------------------------------------------------------------------
 
-  addCluster(name: string): string {
+  /**
+   * Creates a cluster (CreateCluster). Naming an existing ACTIVE cluster adds `tags` to it; naming a deleted
+   * one brings it back with only these tags, as a cluster created again under an old name.
+   */
+  addCluster(name: string, options: ClusterOptions = {}): string {
+    const tags = checkTags(options.tags ?? {}, `cluster ${name}`);
     const existing = this.clusters.get(name);
     if (existing) {
+      if (existing.status === "INACTIVE") existing.tags = {};
       existing.status = "ACTIVE";
+      Object.assign(existing.tags, tags);
       return existing.arn;
     }
     const cluster: ClusterRecord = {
       name,
       arn: `arn:aws:ecs:${this.region}:${this.account}:cluster/${name}`,
       status: "ACTIVE",
+      tags: { ...tags },
+      services: new Map(),
+      serviceLog: [],
       taskLog: [],
       tasksById: new Map(),
       hostLog: [],
@@ -108,7 +136,119 @@ export class Fleet {
     cluster.taskLog = [];
     cluster.hostLog = [];
     cluster.hostsById.clear();
+    cluster.services.clear();
+    cluster.serviceLog = [];
     cluster.status = "INACTIVE";
+  }
+
+  /** TagResource on a cluster: adds the tags, overwriting values of keys it already has. */
+  tagCluster(name: string, tags: Tags): void {
+    const cluster = this.requireCluster(name);
+    Object.assign(cluster.tags, checkTags({ ...cluster.tags, ...tags }, `cluster ${cluster.name}`));
+  }
+
+  // ---- services -------------------------------------------------------------------------------------
+
+  /**
+   * CreateService, without deploying anything: tasks join it when run with its `serviceName`. Running a
+   * task with an unknown `serviceName` creates the service implicitly (ACTIVE, no tags).
+   */
+  createService(clusterName: string, name: string, options: CreateServiceOptions = {}): string {
+    const cluster = this.requireCluster(clusterName);
+    if (!/^[A-Za-z0-9_-]{1,255}$/.test(name)) {
+      throw new Error(`invalid service name ${JSON.stringify(name)}: up to 255 letters, digits, - and _`);
+    }
+    const existing = cluster.services.get(name);
+    if (existing && existing.status !== "INACTIVE") {
+      throw new Error(`service ${name} already exists in cluster ${cluster.name}`);
+    }
+    let taskDefinition: string | undefined;
+    if (options.taskDefinition !== undefined) {
+      taskDefinition = this.findTaskDefinition(options.taskDefinition, false)?.arn;
+      if (taskDefinition === undefined)
+        throw new Error(`no active task definition ${options.taskDefinition}`);
+    }
+    if (
+      options.desiredCount !== undefined &&
+      (!Number.isInteger(options.desiredCount) || options.desiredCount < 0)
+    ) {
+      throw new Error("desiredCount must be a non-negative integer");
+    }
+    const tags = checkTags(options.tags ?? {}, `service ${name}`);
+    const service = this.newService(cluster, name, options.launchType);
+    service.tags = { ...tags };
+    if (options.schedulingStrategy !== undefined) service.schedulingStrategy = options.schedulingStrategy;
+    if (taskDefinition !== undefined) service.taskDefinition = taskDefinition;
+    if (options.desiredCount !== undefined) service.desiredCount = options.desiredCount;
+    return service.arn;
+  }
+
+  /** TagResource on a service: adds the tags, overwriting values of keys it already has. */
+  tagService(clusterName: string, name: string, tags: Tags): void {
+    const service = this.requireService(clusterName, name);
+    Object.assign(service.tags, checkTags({ ...service.tags, ...tags }, `service ${service.name}`));
+  }
+
+  /**
+   * DRAINING is what DeleteService shows first, INACTIVE what follows; an INACTIVE service is still
+   * described but no longer listed. Its tasks are left alone (stop them to model the drain).
+   */
+  setServiceStatus(clusterName: string, name: string, status: ServiceStatus): void {
+    if (!SERVICE_STATUSES.has(status)) throw new Error(`invalid service status ${status}`);
+    const service = this.requireService(clusterName, name);
+    service.status = status;
+    service.updatedAt = this.clock();
+  }
+
+  /** A service by name or ARN (long `service/CLUSTER/NAME` or old short `service/NAME` format). */
+  findService(clusterNameOrArn: string, nameOrArn: string): ServiceRecord | undefined {
+    const cluster = this.activeCluster(clusterNameOrArn);
+    return cluster ? this.serviceIn(cluster, nameOrArn) : undefined;
+  }
+
+  /** @internal */
+  serviceIn(cluster: ClusterRecord, nameOrArn: string): ServiceRecord | undefined {
+    if (!nameOrArn.startsWith("arn:")) return cluster.services.get(nameOrArn);
+    const prefix = `arn:aws:ecs:${this.region}:${this.account}:service/`;
+    if (!nameOrArn.startsWith(prefix)) return undefined;
+    const rest = nameOrArn.slice(prefix.length);
+    const slash = rest.indexOf("/");
+    if (slash >= 0 && rest.slice(0, slash) !== cluster.name) return undefined;
+    return cluster.services.get(rest.slice(slash + 1));
+  }
+
+  serviceArn(clusterName: string, name: string): string {
+    return `arn:aws:ecs:${this.region}:${this.account}:service/${clusterName}/${name}`;
+  }
+
+  private requireService(clusterName: string, name: string): ServiceRecord {
+    const cluster = this.requireCluster(clusterName);
+    const service = this.serviceIn(cluster, name);
+    if (!service) throw new Error(`no service ${name} in cluster ${cluster.name}`);
+    return service;
+  }
+
+  private newService(
+    cluster: ClusterRecord,
+    name: string,
+    launchType: LaunchType | undefined,
+  ): ServiceRecord {
+    const now = this.clock();
+    const service: ServiceRecord = {
+      cluster,
+      name,
+      arn: this.serviceArn(cluster.name, name),
+      status: "ACTIVE",
+      ...(launchType !== undefined ? { launchType } : {}),
+      schedulingStrategy: "REPLICA",
+      tags: {},
+      createdAt: now,
+      updatedAt: now,
+      tasks: new Set(),
+    };
+    cluster.services.set(name, service);
+    cluster.serviceLog.push(service);
+    return service;
   }
 
   /** An ACTIVE cluster by name or ARN (of this account and region). */
@@ -160,6 +300,20 @@ export class Fleet {
           hostPort: networkMode === "bridge" ? (p.hostPort ?? 0) : p.containerPort,
           protocol: p.protocol ?? "tcp",
         })),
+        ...(c.healthCheck
+          ? {
+              // ECS stores its defaults: every 30 s, 5 s timeout, 3 retries.
+              healthCheck: {
+                command: [...c.healthCheck.command],
+                interval: c.healthCheck.interval ?? 30,
+                timeout: c.healthCheck.timeout ?? 5,
+                retries: c.healthCheck.retries ?? 3,
+                ...(c.healthCheck.startPeriod !== undefined
+                  ? { startPeriod: c.healthCheck.startPeriod }
+                  : {}),
+              },
+            }
+          : {}),
       })),
       ...(input.cpu !== undefined ? { cpu: input.cpu } : {}),
       ...(input.memory !== undefined ? { memory: input.memory } : {}),
@@ -209,6 +363,10 @@ export class Fleet {
   ): { containerInstanceArn: string; ec2InstanceId: string } {
     const cluster = this.requireCluster(clusterName);
     const external = options.external ?? false;
+    if (external && (options.publicIp !== undefined || options.tags !== undefined || options.subnetId)) {
+      throw new Error("an EXTERNAL (ECS Anywhere) host has no EC2 instance: no publicIp, tags or subnetId");
+    }
+    const tags = checkTags(options.tags ?? {}, "EC2 instance");
     const id = this.ids.hex(32);
     const seq = ++this.seq;
     const privateIp = options.privateIp ?? this.nextHostAddress();
@@ -231,10 +389,12 @@ export class Fleet {
         privateIp,
         privateDnsName: this.privateDnsName(privateIp),
         availabilityZone: az,
-        subnetId: this.subnets.get(az) ?? `subnet-${this.ids.hex(17)}`,
+        subnetId: options.subnetId ?? this.subnets.get(az) ?? `subnet-${this.ids.hex(17)}`,
         vpcId: this.vpcId,
         state: "running",
         launchTime: now,
+        ...(options.publicIp !== undefined ? { publicIp: options.publicIp } : {}),
+        tags: { ...tags },
       };
       this.instances.set(instance.instanceId, instance);
       this.instanceLog.push(instance);
@@ -283,6 +443,48 @@ export class Fleet {
     }
   }
 
+  /** CreateTags on an EC2 instance: adds the tags, overwriting values of keys it already has. */
+  tagInstance(ec2InstanceId: string, tags: Tags): void {
+    const instance = this.instances.get(ec2InstanceId);
+    if (!instance) throw new Error(`no EC2 instance ${ec2InstanceId}`);
+    Object.assign(instance.tags, checkTags({ ...instance.tags, ...tags }, `EC2 instance ${ec2InstanceId}`));
+  }
+
+  /** Gives an EC2 instance a public IPv4 address (an Elastic IP associated), or takes it away. */
+  setInstancePublicIp(ec2InstanceId: string, publicIp: string | undefined): void {
+    const instance = this.instances.get(ec2InstanceId);
+    if (!instance) throw new Error(`no EC2 instance ${ec2InstanceId}`);
+    if (publicIp === undefined) delete instance.publicIp;
+    else instance.publicIp = publicIp;
+  }
+
+  /**
+   * The next public IPv4 address of this fleet: 203.0.113.0/24, 198.51.100.0/24 and 192.0.2.0/24 (the
+   * documentation ranges), then 198.18.0.0/15 (benchmarking). Never private or loopback, never routable.
+   */
+  allocatePublicIp(): string {
+    const n = this.publicAddresses++;
+    const perBlock = 254;
+    if (n < PUBLIC_BLOCKS.length * perBlock) {
+      return `${PUBLIC_BLOCKS[Math.floor(n / perBlock)]}.${(n % perBlock) + 1}`;
+    }
+    const m = n - PUBLIC_BLOCKS.length * perBlock;
+    return `198.${18 + (Math.floor(m / (perBlock * 256)) % 2)}.${Math.floor(m / perBlock) % 256}.${(m % perBlock) + 1}`;
+  }
+
+  /** Public DNS name EC2 gives a public IPv4 address in this region. */
+  publicDnsName(ip: string): string {
+    const domain =
+      this.region === "us-east-1" ? "compute-1.amazonaws.com" : `${this.region}.compute.amazonaws.com`;
+    return `ec2-${ip.replaceAll(".", "-")}.${domain}`;
+  }
+
+  /** The awsvpc task behind an ENI id, while that ENI exists (its task is not STOPPED). */
+  findNetworkInterface(eniId: string): TaskRecord | undefined {
+    const task = this.networkInterfaces.get(eniId);
+    return task && eniExists(task) ? task : undefined;
+  }
+
   /** Container instance by ARN, or by its EC2 (`i-`) / managed (`mi-`) instance id. */
   findHost(ref: string): HostRecord | undefined {
     return this.hosts.get(ref) ?? this.hostsByInstanceId.get(ref);
@@ -303,8 +505,17 @@ export class Fleet {
       if (td.networkMode !== "awsvpc") throw new Error("Fargate tasks need an awsvpc task definition");
       host = undefined;
     } else {
+      if (options.platformVersion !== undefined || options.platformFamily !== undefined) {
+        throw new Error("platformVersion and platformFamily are Fargate-only");
+      }
       host ??= this.pickHost(cluster, launchType === "EXTERNAL");
     }
+    const publicIpWanted = options.assignPublicIp === true || options.eniPublicIp !== undefined;
+    if (publicIpWanted && td.networkMode !== "awsvpc") {
+      throw new Error("assignPublicIp needs an awsvpc task definition (other modes use the host's address)");
+    }
+    const healthStatus = options.healthStatus ?? "UNKNOWN";
+    if (!HEALTH_STATUSES.has(healthStatus)) throw new Error(`invalid health status ${healthStatus}`);
     const now = this.clock();
     const id = this.ids.hex(32);
     const arn = `arn:aws:ecs:${this.region}:${this.account}:task/${cluster.name}/${id}`;
@@ -312,7 +523,7 @@ export class Fleet {
       options.group ?? (options.serviceName ? `service:${options.serviceName}` : `family:${td.family}`);
     const serviceName = group.startsWith("service:") ? group.slice("service:".length) : undefined;
     const startedBy =
-      options.startedBy ?? (serviceName !== undefined ? serviceStartedBy(serviceName) : undefined);
+      options.startedBy ?? (serviceName !== undefined ? serviceDeploymentId(serviceName) : undefined);
     const availabilityZone = host ? host.availabilityZone : this.ids.pick(this.availabilityZones());
 
     const containers: ContainerRecord[] = td.containerDefinitions.map((def) => ({
@@ -343,10 +554,15 @@ export class Fleet {
         attachmentId: this.ids.uuid(),
         eniId: `eni-${this.ids.hex(17)}`,
         subnetId: this.subnets.get(availabilityZone ?? "") ?? `subnet-${this.ids.hex(17)}`,
+        vpcId: this.vpcId,
+        availabilityZone: availabilityZone ?? `${this.region}a`,
         macAddress: macAddress(this.ids),
         privateIp,
         privateDnsName: this.privateDnsName(privateIp),
+        attachedAt: now,
       };
+      // Drawn after every id, from the fleet's own counter: a public address never shifts later ids.
+      if (publicIpWanted) eni.publicIp = options.eniPublicIp ?? this.allocatePublicIp();
     }
 
     const task: TaskRecord = {
@@ -360,9 +576,15 @@ export class Fleet {
       ...(options.capacityProviderName !== undefined
         ? { capacityProviderName: options.capacityProviderName }
         : {}),
-      ...(launchType === "FARGATE" ? { platformVersion: "1.4.0" } : {}),
+      ...(launchType === "FARGATE"
+        ? {
+            platformVersion: options.platformVersion ?? "1.4.0",
+            platformFamily: options.platformFamily ?? "Linux",
+          }
+        : {}),
       ...(availabilityZone !== undefined ? { availabilityZone } : {}),
       group,
+      healthStatus,
       ...(startedBy !== undefined ? { startedBy } : {}),
       lastStatus: "PENDING",
       desiredStatus: "RUNNING",
@@ -377,11 +599,16 @@ export class Fleet {
     };
     if (host) this.bindPorts(task, host);
     if (td.networkMode === "awsvpc") task.connectivityAt = now;
+    if (serviceName !== undefined) this.joinService(task, serviceName);
 
     cluster.taskLog.push(task);
     cluster.tasksById.set(id, task);
     this.tasks.set(arn, task);
     host?.tasks.add(task);
+    if (eni) {
+      this.networkInterfaces.set(eni.eniId, task);
+      this.eniLog.push(task);
+    }
     if ((options.lastStatus ?? "RUNNING") === "RUNNING") this.setTaskStatus(arn, { lastStatus: "RUNNING" });
     return arn;
   }
@@ -422,6 +649,7 @@ export class Fleet {
         task.executionStoppedAt = now;
         task.stoppedAt = now;
         this.releasePorts(task);
+        task.service?.tasks.delete(task);
       }
       changed = true;
     }
@@ -429,6 +657,21 @@ export class Fleet {
       task.version += 1;
       task.updatedAt = now;
     }
+  }
+
+  /**
+   * The task's health, as ECS aggregates it from its containers' health checks. A change bumps `version`
+   * and `updatedAt` like any other change of the task. DescribeTasks shows it; task state change events do
+   * not carry health at all (AWS sends none for a health change, and `healthStatus` is absent from them).
+   */
+  setTaskHealth(taskArn: string, status: HealthStatus): void {
+    if (!HEALTH_STATUSES.has(status)) throw new Error(`invalid health status ${status}`);
+    const task = this.requireTask(taskArn);
+    if (task.lastStatus === TERMINAL) throw new Error("a STOPPED task's health no longer changes");
+    if (task.healthStatus === status) return;
+    task.healthStatus = status;
+    task.version += 1;
+    task.updatedAt = this.clock();
   }
 
   /** StopTask as AWS does it: desired STOPPED, then last STOPPED (two version bumps). */
@@ -461,9 +704,33 @@ export class Fleet {
 
   private forgetTask(task: TaskRecord): void {
     this.releasePorts(task);
+    task.service?.tasks.delete(task);
+    if (task.eni) this.networkInterfaces.delete(task.eni.eniId);
     task.removed = true;
     task.cluster.tasksById.delete(task.id);
     this.tasks.delete(task.arn);
+  }
+
+  /** Puts a task in its service, creating the service (ACTIVE, no tags) when the cluster has none by that name. */
+  private joinService(task: TaskRecord, serviceName: string): void {
+    const cluster = task.cluster;
+    let service = cluster.services.get(serviceName);
+    if (!service || service.status === "INACTIVE") {
+      // A service on a capacity provider strategy has no launch type.
+      service = this.newService(
+        cluster,
+        serviceName,
+        task.capacityProviderName === undefined ? task.launchType : undefined,
+      );
+    }
+    const td = task.taskDefinition;
+    const current = service.taskDefinition ? this.taskDefinitions.get(service.taskDefinition) : undefined;
+    // The deployment's task definition: the newest revision of the family its tasks run.
+    if (!current || (current.family === td.family && td.revision > current.revision)) {
+      service.taskDefinition = td.arn;
+    }
+    service.tasks.add(task);
+    task.service = service;
   }
 
   private pickHost(cluster: ClusterRecord, external: boolean): HostRecord {
@@ -557,16 +824,27 @@ export class Fleet {
   }
 }
 
+/** An awsvpc task's ENI exists from RunTask until the task is STOPPED (then it is detached and deleted). */
+export function eniExists(task: TaskRecord): boolean {
+  return !task.removed && task.lastStatus !== TERMINAL;
+}
+
+/** ECS and EC2 tag limits: at most 50 tags, keys of 1..128 characters, values of at most 256. */
+function checkTags(tags: Tags, owner: string): Tags {
+  const entries = Object.entries(tags);
+  if (entries.length > 50) throw new Error(`${owner}: at most 50 tags, got ${entries.length}`);
+  for (const [key, value] of entries) {
+    if (typeof value !== "string") throw new Error(`${owner}: tag ${key} must have a string value`);
+    if (key.length < 1 || key.length > 128)
+      throw new Error(`${owner}: tag keys have 1..128 characters: ${key}`);
+    if (value.length > 256) throw new Error(`${owner}: tag values have at most 256 characters (key ${key})`);
+  }
+  return tags;
+}
+
 function defaultLaunchType(host: HostRecord | undefined, td: TaskDefinitionRecord): LaunchType {
   if (host) return host.external ? "EXTERNAL" : "EC2";
   return td.requiresCompatibilities.includes("FARGATE") ? "FARGATE" : "EC2";
-}
-
-/** ECS names service deployments `ecs-svc/` + 19 digits; derived from the name so it is stable. */
-function serviceStartedBy(serviceName: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < serviceName.length; i++) h = Math.imul(h ^ serviceName.charCodeAt(i), 16777619) >>> 0;
-  return `ecs-svc/${String(h).padStart(10, "0")}${String(h % 1000000000).padStart(9, "0")}`;
 }
 
 function macAddress(prng: Prng): string {

@@ -1,5 +1,13 @@
 import type { Fleet } from "./fleet.js";
-import type { Addressing, ContainerDefinitionInput, HostRecord, TaskDefinitionInput } from "./model.js";
+import type {
+  Addressing,
+  ContainerDefinitionInput,
+  HealthStatus,
+  HostRecord,
+  LaunchType,
+  SchedulingStrategy,
+  TaskDefinitionInput,
+} from "./model.js";
 import { Prng } from "./prng.js";
 import type { StandIn } from "./server.js";
 
@@ -9,6 +17,11 @@ import type { StandIn } from "./server.js";
  * bridge tasks with dynamic host ports (some hosts with IPv6 double bindings), host-mode daemons,
  * awsvpc tasks on EC2, Fargate, named extra endpoints, unlabelled sidecars, services, standalone tasks,
  * custom groups, older task-definition revisions still running, Service Connect proxies, a few PENDING tasks.
+ *
+ * Metadata (on by default): tagged clusters, services and EC2 instances, some hosts and Fargate tasks with
+ * public addresses, health checks and health statuses. It comes from a second generator derived from the
+ * seed, never from the one that picks task kinds, ports and ids: a seed gives the same ARNs, addresses and
+ * ports with or without metadata, and as it did before metadata existed.
  */
 export interface GenerateOptions {
   clusters: number;
@@ -25,6 +38,17 @@ export interface GenerateOptions {
   clusterPrefix?: string;
   /** Share of tasks left PENDING (never targets); default 0.01. */
   pendingFraction?: number;
+  /** Tags, public addresses and health (default on); `false` gives bare resources as before. */
+  metadata?: boolean | GenerateMetadataOptions;
+}
+
+export interface GenerateMetadataOptions {
+  /** Share of EC2 hosts with a public IPv4 address; default 0.25. */
+  hostPublicIpFraction?: number;
+  /** Share of Fargate tasks whose ENI gets a public IPv4 address; default 0.3. */
+  fargatePublicIpFraction?: number;
+  /** Share of RUNNING tasks with a health check that are UNHEALTHY (the others HEALTHY); default 0.05. */
+  unhealthyFraction?: number;
 }
 
 export interface GeneratedFleet {
@@ -32,6 +56,8 @@ export interface GeneratedFleet {
   hosts: { cluster: string; containerInstanceArn: string; ec2InstanceId: string }[];
   taskArns: string[];
   taskDefinitionArns: string[];
+  /** The services the tasks belong to (created explicitly with metadata, implicitly without). */
+  serviceArns: string[];
 }
 
 const SERVICE_WORDS = [
@@ -61,6 +87,9 @@ const WEIGHTS: [Kind, number][] = [
   ["worker", 0.1],
 ];
 const EC2_ONLY: ReadonlySet<Kind> = new Set(["api", "vpc", "batch", "warmer", "daemon"]);
+/** The kinds whose definition has a container health check (when metadata is on). */
+const HEALTH_CHECKED: ReadonlySet<Kind> = new Set(["api", "vpc", "fargate"]);
+const FARGATE_KINDS: ReadonlySet<Kind> = new Set(["fargate", "worker"]);
 
 const LOG_ROUTER: ContainerDefinitionInput = {
   name: "log-router",
@@ -77,18 +106,44 @@ export function generateFleet(target: StandIn | Fleet, options: GenerateOptions)
   const perCluster = (i: number): number =>
     Math.floor(options.tasks / clusterCount) + (i < options.tasks % clusterCount ? 1 : 0);
   const pendingFraction = options.pendingFraction ?? 0.01;
-  const result: GeneratedFleet = { clusters: [], hosts: [], taskArns: [], taskDefinitionArns: [] };
+  const result: GeneratedFleet = {
+    clusters: [],
+    hosts: [],
+    taskArns: [],
+    taskDefinitionArns: [],
+    serviceArns: [],
+  };
+  const meta =
+    options.metadata === false ? undefined : options.metadata === true ? {} : (options.metadata ?? {});
+  // Its own stream: metadata draws never shift the choices (and so the ids) of the main generator.
+  const metaRng = new Prng(mix32(options.seed ?? 1));
+  const hostPublicIp = meta?.hostPublicIpFraction ?? 0.25;
+  const fargatePublicIp = meta?.fargatePublicIpFraction ?? 0.3;
+  const unhealthy = meta?.unhealthyFraction ?? 0.05;
 
   for (let ci = 0; ci < clusterCount; ci++) {
     const name = `${prefix}-${String(ci + 1).padStart(2, "0")}`;
-    fleet.addCluster(name);
+    const word = SERVICE_WORDS[ci % SERVICE_WORDS.length] ?? "svc";
+    const env = ci % 3 === 0 ? "prod" : "staging";
+    fleet.addCluster(
+      name,
+      meta ? { tags: { env, team: word, "cost-center": `cc-${String(1000 + ci)}` } } : {},
+    );
     result.clusters.push(name);
     const taskCount = perCluster(ci);
     const hostCount = options.hostsPerCluster ?? Math.ceil(taskCount / 20);
 
     const hosts: HostRecord[] = [];
     for (let h = 0; h < hostCount; h++) {
-      const added = fleet.addHost(name);
+      const added = fleet.addHost(
+        name,
+        meta
+          ? {
+              tags: { Name: `${name}-ecs-${h + 1}`, team: word, "aws:autoscaling:groupName": `${name}-asg` },
+              ...(metaRng.bool(hostPublicIp) ? { publicIp: fleet.allocatePublicIp() } : {}),
+            }
+          : {},
+      );
       result.hosts.push({ cluster: name, ...added });
       const host = fleet.findHost(added.containerInstanceArn);
       if (host) hosts.push(host);
@@ -97,7 +152,6 @@ export function generateFleet(target: StandIn | Fleet, options: GenerateOptions)
     const ipv6Hosts = new Set(hosts.filter((_, i) => i % 4 === 0));
     const ipv6Host = (host: HostRecord): boolean => ipv6Hosts.has(host);
 
-    const word = SERVICE_WORDS[ci % SERVICE_WORDS.length] ?? "svc";
     const round = Math.floor(ci / SERVICE_WORDS.length);
     const family = (kind: Kind): string => `${word}${round > 0 ? round + 1 : ""}-${kind}`;
     const defs = new Map<Kind, string[]>();
@@ -106,7 +160,27 @@ export function generateFleet(target: StandIn | Fleet, options: GenerateOptions)
       result.taskDefinitionArns.push(arn);
       defs.set(kind, [...(defs.get(kind) ?? []), arn]);
     };
-    for (const [kind, input] of definitions(rng, family)) register(kind, input);
+    for (const [kind, input] of definitions(rng, family, meta !== undefined)) register(kind, input);
+
+    /** The service of a kind, created with its tags before its first task when metadata is on. */
+    const service = (kind: Kind): string => {
+      const svc = family(kind);
+      if (meta && !fleet.findService(name, svc)) {
+        const launchType: LaunchType = kind === "fargate" ? "FARGATE" : "EC2";
+        const schedulingStrategy: SchedulingStrategy = kind === "daemon" ? "DAEMON" : "REPLICA";
+        fleet.createService(name, svc, {
+          launchType,
+          schedulingStrategy,
+          tags: { team: word, env, "aws:cloudformation:stack-name": `${name}-${kind}` },
+        });
+      }
+      return svc;
+    };
+    /** RUNNING tasks of health-checked definitions are HEALTHY, a few UNHEALTHY; all others UNKNOWN. */
+    const health = (kind: Kind, running: boolean): HealthStatus | undefined => {
+      if (!meta || !running || !HEALTH_CHECKED.has(kind)) return undefined;
+      return metaRng.bool(unhealthy) ? "UNHEALTHY" : "HEALTHY";
+    };
 
     let remaining = taskCount;
     // ECS Anywhere machines: one small exporter task each (the engine must skip these with a warning).
@@ -125,7 +199,7 @@ export function generateFleet(target: StandIn | Fleet, options: GenerateOptions)
         fleet.runTask(name, {
           taskDefinition: latest(defs, "daemon"),
           host: host.containerInstanceArn,
-          serviceName: family("daemon"),
+          serviceName: service("daemon"),
           ipv6: ipv6Host(host),
         }),
       );
@@ -152,22 +226,41 @@ export function generateFleet(target: StandIn | Fleet, options: GenerateOptions)
           : (revisions[revisions.length - 1] as string);
       const host = EC2_ONLY.has(kind) ? hosts[nextHost++ % hosts.length] : undefined;
       const isService = kind === "api" || kind === "vpc" || kind === "fargate";
+      // The main generator's draws, in the order they have always been made.
+      const spot = kind === "fargate" && rng.bool(0.3);
+      const injectServiceConnect = (kind === "vpc" || kind === "fargate") && rng.bool(0.1);
+      const pending = rng.bool(pendingFraction);
+      const healthStatus = health(kind, !pending);
+      const assignPublicIp = meta !== undefined && FARGATE_KINDS.has(kind) && metaRng.bool(fargatePublicIp);
       result.taskArns.push(
         fleet.runTask(name, {
           taskDefinition,
           ...(host ? { host: host.containerInstanceArn, ipv6: ipv6Host(host) } : {}),
-          ...(isService ? { serviceName: family(kind) } : {}),
+          ...(isService ? { serviceName: service(kind) } : {}),
           ...(kind === "warmer" ? { group: "warmers" } : {}),
           ...(kind === "worker" ? { startedBy: "events-rule/nightly" } : {}),
-          ...(kind === "fargate" && rng.bool(0.3) ? { capacityProviderName: "FARGATE_SPOT" } : {}),
-          injectServiceConnect: (kind === "vpc" || kind === "fargate") && rng.bool(0.1),
-          tags: { team: word, env: ci % 3 === 0 ? "prod" : "staging" },
-          lastStatus: rng.bool(pendingFraction) ? "PENDING" : "RUNNING",
+          ...(spot ? { capacityProviderName: "FARGATE_SPOT" } : {}),
+          injectServiceConnect,
+          tags: { team: word, env },
+          lastStatus: pending ? "PENDING" : "RUNNING",
+          ...(healthStatus ? { healthStatus } : {}),
+          ...(assignPublicIp ? { assignPublicIp } : {}),
         }),
       );
     }
+    for (const svc of fleet.activeCluster(name)?.services.values() ?? []) {
+      if (svc.status !== "INACTIVE") result.serviceArns.push(svc.arn);
+    }
   }
   return result;
+}
+
+/** murmur3's finalizer: a well-mixed 32-bit seed for the metadata generator. */
+function mix32(seed: number): number {
+  let h = (seed ^ 0x5bd1e995) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function latest(defs: Map<Kind, string[]>, kind: Kind): string {
@@ -177,8 +270,19 @@ function latest(defs: Map<Kind, string[]>, kind: Kind): string {
   return arn;
 }
 
-/** The task definitions of one cluster; `api` gets two revisions (old and new). */
-function definitions(rng: Prng, family: (kind: Kind) => string): [Kind, TaskDefinitionInput][] {
+/**
+ * The task definitions of one cluster; `api` gets two revisions (old and new). `healthChecks` adds
+ * container health checks to the api, vpc and fargate apps without touching `rng`.
+ */
+function definitions(
+  rng: Prng,
+  family: (kind: Kind) => string,
+  healthChecks: boolean,
+): [Kind, TaskDefinitionInput][] {
+  const check = (port: number) =>
+    healthChecks
+      ? { healthCheck: { command: ["CMD-SHELL", `curl -fsS http://localhost:${port}/health || exit 1`] } }
+      : {};
   const apiPort = rng.pick([8080, 8000, 3000, 9000]);
   const separateMetrics = rng.bool(0.5);
   const apiDef = (revisionImage: string): TaskDefinitionInput => ({
@@ -191,6 +295,7 @@ function definitions(rng: Prng, family: (kind: Kind) => string): [Kind, TaskDefi
         portMappings: separateMetrics
           ? [{ containerPort: apiPort, hostPort: 0 }, { containerPort: 9102 }]
           : [{ containerPort: apiPort, hostPort: 0 }],
+        ...check(apiPort),
         dockerLabels: {
           PROMETHEUS_EXPORTER_PORT: String(separateMetrics ? 9102 : apiPort),
           ...(rng.bool(0.5) ? { PROMETHEUS_EXPORTER_PATH: "/actuator/prometheus" } : {}),
@@ -228,6 +333,7 @@ function definitions(rng: Prng, family: (kind: Kind) => string): [Kind, TaskDefi
             name: "app",
             image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${family("vpc")}:latest`,
             portMappings: [{ containerPort: 9090 }, { containerPort: 9091 }],
+            ...check(9090),
             dockerLabels: {
               PROMETHEUS_EXPORTER_PORT: "9090",
               // A second endpoint of the same container, with its own path.
@@ -255,6 +361,7 @@ function definitions(rng: Prng, family: (kind: Kind) => string): [Kind, TaskDefi
             name: "web",
             image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${family("fargate")}:latest`,
             portMappings: [{ containerPort: 3000 }],
+            ...check(3000),
             dockerLabels: {
               PROMETHEUS_EXPORTER_PORT: "3000",
               ...(rng.bool(0.4) ? { PROMETHEUS_EXPORTER_SCHEME: "https" } : {}),

@@ -10,21 +10,35 @@ export {
   type LatencySpec,
 } from "./faults.js";
 export { Fleet } from "./fleet.js";
-export { type GeneratedFleet, type GenerateOptions, generateFleet } from "./generate.js";
+export {
+  type GeneratedFleet,
+  type GenerateMetadataOptions,
+  type GenerateOptions,
+  generateFleet,
+} from "./generate.js";
 export type {
   AddHostOptions,
   Addressing,
+  ClusterOptions,
   ClusterRecord,
   ContainerDefinitionInput,
   ContainerRecord,
+  CreateServiceOptions,
   DesiredStatus,
   Ec2InstanceRecord,
+  EniRecord,
   FleetOptions,
+  HealthCheckInput,
+  HealthStatus,
   HostRecord,
   LaunchType,
   NetworkMode,
   PortMappingInput,
   RunTaskOptions,
+  SchedulingStrategy,
+  ServiceRecord,
+  ServiceStatus,
+  Tags,
   TaskDefinitionInput,
   TaskDefinitionRecord,
   TaskRecord,

@@ -19,6 +19,7 @@ const { values } = parseArgs({
     region: { type: "string", default: "us-east-1" },
     account: { type: "string", default: "123456789012" },
     throttling: { type: "boolean", default: false },
+    "no-metadata": { type: "boolean", default: false },
     latency: { type: "string", default: "0" },
     help: { type: "boolean", default: false },
   },
@@ -28,7 +29,8 @@ if (values.help) {
   console.log(
     "usage: tsx test/standin/main.ts [--port 4599] [--tasks 200] [--clusters 3] [--hosts-per-cluster N]\n" +
       "       [--seed 1] [--addressing private|loopback] [--region us-east-1] [--account 123456789012]\n" +
-      "       [--throttling] [--latency MS]",
+      "       [--throttling] [--latency MS] [--no-metadata]\n" +
+      "  --no-metadata: no cluster/service/instance tags, public addresses or health statuses",
   );
   process.exit(0);
 }
@@ -63,6 +65,7 @@ const generated = generateFleet(standIn, {
   tasks: int("tasks", values.tasks) ?? 200,
   seed: int("seed", values.seed) ?? 1,
   addressing,
+  metadata: !values["no-metadata"],
   ...(hostsPerCluster !== undefined ? { hostsPerCluster } : {}),
 });
 if (values.throttling) standIn.faults.throttling(true);
@@ -71,7 +74,8 @@ standIn.faults.latency(int("latency", values.latency) ?? 0);
 console.log(`ECS/EC2 stand-in listening on ${standIn.url}`);
 console.log(
   `fleet: ${generated.clusters.length} clusters, ${generated.hosts.length} container instances, ` +
-    `${generated.taskArns.length} tasks (region ${standIn.region}, account ${standIn.account})`,
+    `${generated.serviceArns.length} services, ${generated.taskArns.length} tasks ` +
+    `(region ${standIn.region}, account ${standIn.account})`,
 );
 console.log("\nexport these to point the AWS SDK at it:");
 for (const [key, value] of Object.entries(standIn.env())) console.log(`export ${key}=${value}`);

@@ -14,12 +14,28 @@ export type TaskStatus =
 export type DesiredStatus = "RUNNING" | "STOPPED";
 /** `private`: 10.x addresses like a VPC. `loopback`: 127.0.x.y, for tests a real Prometheus scrapes. */
 export type Addressing = "private" | "loopback";
+/** A task's health as ECS aggregates it from its essential containers' health checks. */
+export type HealthStatus = "HEALTHY" | "UNHEALTHY" | "UNKNOWN";
+/** ACTIVE; DRAINING while being deleted; INACTIVE once deleted (still described for a while, not listed). */
+export type ServiceStatus = "ACTIVE" | "DRAINING" | "INACTIVE";
+export type SchedulingStrategy = "REPLICA" | "DAEMON";
+/** Tags as a plain object; rendered as `[{ key, value }]` (ECS) or `<tagSet><item><key/><value/></item>` (EC2). */
+export type Tags = Record<string, string>;
 
 export interface PortMappingInput {
   containerPort: number;
   /** Bridge mode: 0 or absent means a dynamic host port. host/awsvpc: always the container port. */
   hostPort?: number;
   protocol?: "tcp" | "udp";
+}
+
+/** A container health check as in a task definition (seconds; ECS's defaults when absent). */
+export interface HealthCheckInput {
+  command: string[];
+  interval?: number;
+  timeout?: number;
+  retries?: number;
+  startPeriod?: number;
 }
 
 export interface ContainerDefinitionInput {
@@ -30,6 +46,7 @@ export interface ContainerDefinitionInput {
   portMappings?: PortMappingInput[];
   cpu?: number;
   memory?: number;
+  healthCheck?: HealthCheckInput;
 }
 
 export interface TaskDefinitionInput {
@@ -57,6 +74,7 @@ export interface ContainerDefinitionRecord {
   memory?: number;
   dockerLabels: Record<string, string>;
   portMappings: PortMappingRecord[];
+  healthCheck?: Required<Omit<HealthCheckInput, "startPeriod">> & { startPeriod?: number };
 }
 
 export interface TaskDefinitionRecord {
@@ -77,12 +95,37 @@ export interface ClusterRecord {
   name: string;
   arn: string;
   status: "ACTIVE" | "INACTIVE";
+  tags: Tags;
+  /** By name; services stay here when INACTIVE (DescribeServices still finds them, ListServices does not). */
+  services: Map<string, ServiceRecord>;
+  /** Append-only in creation order, for ListServices paging. */
+  serviceLog: ServiceRecord[];
   /** Append-only in creation order; removed tasks stay here and are skipped (lazy deletion keeps paging O(page)). */
   taskLog: TaskRecord[];
   tasksById: Map<string, TaskRecord>;
   hostLog: HostRecord[];
   hostsById: Map<string, HostRecord>;
   nextHostPick: number;
+}
+
+export interface ServiceRecord {
+  cluster: ClusterRecord;
+  name: string;
+  /** Long ARN format: `arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME`. */
+  arn: string;
+  status: ServiceStatus;
+  /** Absent for services that use a capacity provider strategy instead. */
+  launchType?: LaunchType;
+  schedulingStrategy: SchedulingStrategy;
+  /** The task definition of the service's deployment: given, or the newest revision a service task ran. */
+  taskDefinition?: string;
+  /** Given, or else the number of its tasks whose desired status is RUNNING. */
+  desiredCount?: number;
+  tags: Tags;
+  createdAt: number;
+  updatedAt: number;
+  /** Its tasks that are not STOPPED (running and pending counts). */
+  tasks: Set<TaskRecord>;
 }
 
 export interface HostRecord {
@@ -120,15 +163,23 @@ export interface Ec2InstanceRecord {
   vpcId: string;
   state: "pending" | "running" | "stopping" | "stopped" | "shutting-down" | "terminated";
   launchTime: number;
+  /** Public IPv4 address (DescribeInstances `ipAddress`), when the instance has one. */
+  publicIp?: string;
+  tags: Tags;
 }
 
 export interface EniRecord {
   attachmentId: string;
   eniId: string;
   subnetId: string;
+  vpcId: string;
+  availabilityZone: string;
   macAddress: string;
   privateIp: string;
   privateDnsName: string;
+  /** Public IPv4 address (`assignPublicIp`), only DescribeNetworkInterfaces tells it. */
+  publicIp?: string;
+  attachedAt: number;
 }
 
 export interface NetworkBindingRecord {
@@ -157,9 +208,14 @@ export interface TaskRecord {
   host?: HostRecord;
   launchType: LaunchType;
   capacityProviderName?: string;
+  /** Fargate only, as in AWS (`1.4.0` by default); EC2 and EXTERNAL tasks have neither. */
   platformVersion?: string;
+  platformFamily?: string;
   availabilityZone?: string;
   group: string;
+  /** The service of a `service:NAME` group. */
+  service?: ServiceRecord;
+  healthStatus: HealthStatus;
   startedBy?: string;
   lastStatus: TaskStatus;
   desiredStatus: DesiredStatus;
@@ -189,6 +245,12 @@ export interface AddHostOptions {
   /** An ECS Anywhere machine: launch type EXTERNAL, `mi-…` id, no EC2 instance behind it. */
   external?: boolean;
   instanceType?: string;
+  /** Public IPv4 address of the EC2 instance (use a documentation range, e.g. `fleet.allocatePublicIp()`). */
+  publicIp?: string;
+  /** EC2 instance tags (DescribeInstances `tagSet`). */
+  tags?: Tags;
+  /** Default: the fleet's subnet of the instance's AZ. */
+  subnetId?: string;
 }
 
 export interface RunTaskOptions {
@@ -211,6 +273,29 @@ export interface RunTaskOptions {
   eniIp?: string;
   /** Adds the `ecs-service-connect-XXXX` proxy container ECS injects; it is not in the task definition. */
   injectServiceConnect?: boolean;
+  /** awsvpc only: give the ENI a public IPv4 address (from documentation ranges, never private/loopback). */
+  assignPublicIp?: boolean;
+  /** awsvpc only: this public address for the ENI (implies `assignPublicIp`). */
+  eniPublicIp?: string;
+  /** Initial health; default UNKNOWN. Later changes go through `setTaskHealth`. */
+  healthStatus?: HealthStatus;
+  /** Fargate only: default `1.4.0`. */
+  platformVersion?: string;
+  /** Fargate only: default `Linux`. */
+  platformFamily?: string;
+}
+
+export interface ClusterOptions {
+  tags?: Tags;
+}
+
+export interface CreateServiceOptions {
+  tags?: Tags;
+  launchType?: LaunchType;
+  schedulingStrategy?: SchedulingStrategy;
+  /** ARN, `family:revision` or `family`; default: the newest revision its tasks run. */
+  taskDefinition?: string;
+  desiredCount?: number;
 }
 
 export interface FleetOptions {

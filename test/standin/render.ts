@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Fleet } from "./fleet.js";
-import type { ClusterRecord, HostRecord, TaskDefinitionRecord, TaskRecord } from "./model.js";
+import type { ClusterRecord, HostRecord, ServiceRecord, TaskDefinitionRecord, TaskRecord } from "./model.js";
 
 /**
  * Renders fleet records in AWS's wire shapes. The same task renders two ways: for DescribeTasks (epoch
- * seconds, ENI attachment type `ElasticNetworkInterface`, tags on request) and as the `detail` of an
- * EventBridge task state change (ISO-8601 strings, attachment type `eni`, never tags).
+ * seconds, ENI attachment type `ElasticNetworkInterface`, tags on request, `healthStatus`) and as the
+ * `detail` of an EventBridge task state change (ISO-8601 strings, attachment type `eni`, never tags, never
+ * health: AWS documents that task state change events do not provide the health status).
  */
 type Json = Record<string, unknown>;
 type Style = "api" | "event";
@@ -44,7 +45,17 @@ export function renderTask(task: TaskRecord, style: Style, includeTags = false):
   const eni = task.eni;
   const containerStatus =
     task.lastStatus === "RUNNING" || task.lastStatus === "STOPPED" ? task.lastStatus : "PENDING";
-  const containers = task.containers.map((c) => {
+  // A container reports the task's health when it has a health check (or, in a task without any health
+  // check, when it is essential); the others, and the injected proxy, stay UNKNOWN.
+  const anyHealthCheck = td.containerDefinitions.some((d) => d.healthCheck !== undefined);
+  const containerHealth = (index: number): string => {
+    const def = task.containers[index]?.injected ? undefined : td.containerDefinitions[index];
+    if (!def) return "UNKNOWN";
+    return def.healthCheck !== undefined || (!anyHealthCheck && def.essential)
+      ? task.healthStatus
+      : "UNKNOWN";
+  };
+  const containers = task.containers.map((c, index) => {
     const bindings: Json[] = [];
     if ((mode === "bridge" || mode === "host") && started) {
       for (const b of c.bindings) {
@@ -78,7 +89,7 @@ export function renderTask(task: TaskRecord, style: Style, includeTags = false):
       networkInterfaces: eni
         ? [{ attachmentId: eni.attachmentId, privateIpv4Address: eni.privateIp }]
         : undefined,
-      healthStatus: "UNKNOWN",
+      healthStatus: style === "api" ? containerHealth(index) : undefined,
       cpu: "0",
     });
   });
@@ -117,13 +128,13 @@ export function renderTask(task: TaskRecord, style: Style, includeTags = false):
     enableExecuteCommand: style === "api" ? false : undefined,
     executionStoppedAt: time(task.executionStoppedAt, style),
     group: task.group,
-    healthStatus: style === "api" ? "UNKNOWN" : undefined,
+    healthStatus: style === "api" ? task.healthStatus : undefined,
     lastStatus: task.lastStatus,
     launchType: task.launchType,
     memory: td.memory,
     overrides: { containerOverrides: td.containerDefinitions.map((c) => ({ name: c.name })) },
     platformVersion: task.platformVersion,
-    platformFamily: task.launchType === "FARGATE" ? "Linux" : undefined,
+    platformFamily: task.platformFamily,
     pullStartedAt: time(task.pullStartedAt, style),
     pullStoppedAt: time(task.pullStoppedAt, style),
     startedAt: time(task.startedAt, style),
@@ -160,6 +171,7 @@ export function renderTaskDefinition(td: TaskDefinitionRecord): Json {
         mountPoints: [],
         volumesFrom: [],
         dockerLabels: Object.keys(c.dockerLabels).length > 0 ? { ...c.dockerLabels } : undefined,
+        healthCheck: c.healthCheck ? { ...c.healthCheck, command: [...c.healthCheck.command] } : undefined,
       }),
     ),
     volumes: [],
@@ -207,27 +219,109 @@ export function renderContainerInstance(host: HostRecord): Json {
   });
 }
 
-export function renderCluster(cluster: ClusterRecord): Json {
+/** DescribeClusters' cluster; `tags` only when asked for with `include: ["TAGS"]`. */
+export function renderCluster(cluster: ClusterRecord, includeTags = false): Json {
   let running = 0;
   let pending = 0;
   for (const task of cluster.tasksById.values()) {
     if (task.lastStatus === "RUNNING") running++;
     else if (task.lastStatus !== "STOPPED") pending++;
   }
-  return {
+  let activeServices = 0;
+  for (const service of cluster.services.values()) if (service.status === "ACTIVE") activeServices++;
+  return compact({
     clusterArn: cluster.arn,
     clusterName: cluster.name,
     status: cluster.status,
     registeredContainerInstancesCount: cluster.status === "ACTIVE" ? cluster.hostsById.size : 0,
     runningTasksCount: running,
     pendingTasksCount: pending,
-    activeServicesCount: 0,
+    activeServicesCount: activeServices,
     statistics: [],
-    tags: [],
+    tags: includeTags ? tagList(cluster.tags) : undefined,
     settings: [{ name: "containerInsights", value: "disabled" }],
     capacityProviders: [],
     defaultCapacityProviderStrategy: [],
-  };
+  });
+}
+
+/**
+ * DescribeServices' service: counts from its tasks, one PRIMARY deployment whose id is the `startedBy` of
+ * its tasks, `tags` only when asked for with `include: ["TAGS"]`.
+ */
+export function renderService(fleet: Fleet, service: ServiceRecord, includeTags = false): Json {
+  let running = 0;
+  let pending = 0;
+  let desired = 0;
+  for (const task of service.tasks) {
+    if (task.desiredStatus === "RUNNING") desired++;
+    if (task.lastStatus === "RUNNING") running++;
+    else if (task.desiredStatus === "RUNNING") pending++;
+  }
+  const desiredCount = service.desiredCount ?? desired;
+  const fargate = service.launchType === "FARGATE";
+  const createdAt = service.createdAt / 1000;
+  const updatedAt = service.updatedAt / 1000;
+  return compact({
+    serviceArn: service.arn,
+    serviceName: service.name,
+    clusterArn: service.cluster.arn,
+    loadBalancers: [],
+    serviceRegistries: [],
+    status: service.status,
+    desiredCount,
+    runningCount: running,
+    pendingCount: pending,
+    launchType: service.launchType,
+    platformVersion: fargate ? "LATEST" : undefined,
+    platformFamily: fargate ? "Linux" : undefined,
+    taskDefinition: service.taskDefinition,
+    deploymentConfiguration: {
+      deploymentCircuitBreaker: { enable: false, rollback: false },
+      maximumPercent: 200,
+      minimumHealthyPercent: 100,
+    },
+    deployments:
+      service.status === "INACTIVE"
+        ? []
+        : [
+            compact({
+              id: serviceDeploymentId(service.name),
+              status: "PRIMARY",
+              taskDefinition: service.taskDefinition,
+              desiredCount,
+              pendingCount: pending,
+              runningCount: running,
+              failedTasks: 0,
+              createdAt,
+              updatedAt,
+              launchType: service.launchType,
+              platformVersion: fargate ? "1.4.0" : undefined,
+              platformFamily: fargate ? "Linux" : undefined,
+              rolloutState: "COMPLETED",
+              rolloutStateReason: "ECS deployment completed.",
+            }),
+          ],
+    events: [],
+    createdAt,
+    placementConstraints: [],
+    placementStrategy: [],
+    schedulingStrategy: service.schedulingStrategy,
+    deploymentController: { type: "ECS" },
+    createdBy: `arn:aws:iam::${fleet.account}:role/deployer`,
+    enableECSManagedTags: false,
+    propagateTags: "NONE",
+    enableExecuteCommand: false,
+    availabilityZoneRebalancing: "DISABLED",
+    tags: includeTags ? tagList(service.tags) : undefined,
+  });
+}
+
+/** ECS names service deployments `ecs-svc/` + 19 digits; derived from the name so it is stable. */
+export function serviceDeploymentId(serviceName: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < serviceName.length; i++) h = Math.imul(h ^ serviceName.charCodeAt(i), 16777619) >>> 0;
+  return `ecs-svc/${String(h).padStart(10, "0")}${String(h % 1000000000).padStart(9, "0")}`;
 }
 
 export function taskStateChangeEvent(fleet: Fleet, task: TaskRecord): TaskStateChangeEvent {

@@ -127,8 +127,15 @@ describe("discovery function", () => {
       { family: "nginx-.*", container: "nginx", port: 9113, path: "/metrics" },
     ]);
   });
-  it("passes includeTags", () => {
+  it("passes includeTags (deprecated) as INCLUDE=TAGS", () => {
     expect(env(c).INCLUDE).toBe("TAGS");
+  });
+  it("passes the include list and the dynamic-export mode", () => {
+    const { template } = synthConstruct({ include: ["TAGS", "SERVICES"], dynamicExport: "only" });
+    expect([env(template).INCLUDE, env(template).DYNAMIC_EXPORT]).toEqual(["TAGS,SERVICES", "only"]);
+  });
+  it("fails the synth on an unknown include item, naming INCLUDE", () => {
+    expect(() => synthConstruct({ include: ["TAGS", "LABELS" as "TAGS"] })).toThrow(/INCLUDE.*"LABELS"/);
   });
   it("passes prefixes", () => {
     expect([env(c).TARGETS_PREFIX, env(c).STATE_PREFIX]).toEqual(["sd/", "engine/"]);

@@ -15,6 +15,7 @@ const STAR_ALLOWED = new Set([
   "ecs:ListClusters",
   "ecs:DescribeTaskDefinition",
   "ec2:DescribeInstances",
+  "ec2:DescribeNetworkInterfaces",
   "ecs:ListTasks",
 ]);
 const READ_VERB = /^(Describe|List|Get|Receive)/;
@@ -26,6 +27,10 @@ const variants = {
     existingBucketName: "shared-prometheus-targets",
     targetsPrefix: "sd/",
     statePrefix: "engine/",
+  }),
+  "two clusters, services and tags published": synthConstruct({
+    clusters: ["prod", `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/batch`],
+    include: ["TAGS", "SERVICES"],
   }),
 };
 
@@ -100,6 +105,8 @@ describe.each(Object.entries(variants))("IAM with %s", (_name, { template, disco
     expect([...actions].sort()).toEqual(
       [
         "ec2:DescribeInstances",
+        "ec2:DescribeNetworkInterfaces",
+        ...(discovery.include.includes("SERVICES") ? ["ecs:DescribeServices"] : []),
         "ecs:DescribeClusters",
         "ecs:DescribeContainerInstances",
         "ecs:DescribeTaskDefinition",

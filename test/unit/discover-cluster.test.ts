@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { ClusterListing, ContainerInstanceInfo, EcsReadApi } from "../../lambda/aws/ecs-read-api.js";
+import type {
+  ClusterListing,
+  ContainerInstanceInfo,
+  EcsReadApi,
+  InstanceInfo,
+} from "../../lambda/aws/ecs-read-api.js";
 import { loadEngineConfig } from "../../lambda/config.js";
+import type { ServiceInfo } from "../../lambda/core/model.js";
 import { createCaches } from "../../lambda/discovery/caches.js";
 import { discoverCluster } from "../../lambda/discovery/discover-cluster.js";
 
@@ -98,12 +104,19 @@ class FakeCluster implements EcsReadApi {
       };
     });
   }
-  async describeInstances(ids: string[]): Promise<Map<string, string | undefined>> {
+  async describeInstances(ids: string[]): Promise<Map<string, InstanceInfo>> {
     this.call("DescribeInstances", ids.length);
-    const out = new Map<string, string | undefined>();
+    const out = new Map<string, InstanceInfo>();
     for (const spec of Object.values(this.instances))
-      if (spec.ec2 && ids.includes(spec.ec2)) out.set(spec.ec2, spec.ip);
+      if (spec.ec2 && spec.ip && ids.includes(spec.ec2)) out.set(spec.ec2, { privateIp: spec.ip, tags: {} });
     return out;
+  }
+  async describeServices(): Promise<Map<string, ServiceInfo>> {
+    throw new Error("not used");
+  }
+  async describeNetworkInterfaces(ids: string[]): Promise<Map<string, string | undefined>> {
+    this.call("DescribeNetworkInterfaces", ids.length);
+    return new Map(ids.map((id) => [id, undefined]));
   }
 }
 
@@ -136,7 +149,7 @@ describe("discoverCluster", () => {
     expect((await discover(api)).tasks.map((t) => t.taskArn.split("/").pop())).toEqual(["up"]);
   });
 
-  it("resolves hosts only for bridge and host tasks that something may scrape, each instance once", async () => {
+  it("resolves the hosts of scrapeable tasks on container instances (awsvpc too, for instance labels), each once", async () => {
     const api = new FakeCluster(
       [
         { id: "a", def: "bridged", instance: "i1" },
@@ -148,15 +161,28 @@ describe("discoverCluster", () => {
       { i1: { ec2: "i-1", ip: "10.0.0.1" }, i2: { ec2: "i-2", ip: "10.0.0.2" } },
     );
     const snapshot = await discover(api);
-    expect(api.calls).toContain("DescribeContainerInstances(2)");
+    expect(api.calls).toContain("DescribeContainerInstances(3)");
     expect(api.calls).toContain("DescribeInstances(2)");
     expect([...snapshot.hosts.values()]).toEqual([
-      { containerInstanceArn: ci("i1"), ec2InstanceId: "i-1", privateIp: "10.0.0.1", external: false },
-      { containerInstanceArn: ci("i2"), ec2InstanceId: "i-2", privateIp: "10.0.0.2", external: false },
+      {
+        containerInstanceArn: ci("i1"),
+        ec2InstanceId: "i-1",
+        privateIp: "10.0.0.1",
+        external: false,
+        tags: {},
+      },
+      {
+        containerInstanceArn: ci("i2"),
+        ec2InstanceId: "i-2",
+        privateIp: "10.0.0.2",
+        external: false,
+        tags: {},
+      },
+      { containerInstanceArn: ci("i4"), external: false },
     ]);
   });
 
-  it("asks ECS and EC2 nothing again for hosts it has resolved, but again for a vanished EC2 instance", async () => {
+  it("asks ECS nothing again for resolved hosts, refreshes their EC2 instances, asks again for a vanished one", async () => {
     const api = new FakeCluster(
       [
         { id: "a", def: "bridged", instance: "i1" },
@@ -179,6 +205,8 @@ describe("discoverCluster", () => {
       "ListTasks",
       "DescribeTasks(3)",
       "DescribeContainerInstances(1)",
+      "DescribeInstances(1)",
+      // The refresh of the known instance: tags and public addresses change while it runs.
       "DescribeInstances(1)",
     ]);
   });

@@ -3,8 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { CallCounter } from "../../lambda/aws/call-counter.js";
-import type { ClusterListing, ContainerInstanceInfo, EcsReadApi } from "../../lambda/aws/ecs-read-api.js";
+import type {
+  ClusterListing,
+  ContainerInstanceInfo,
+  EcsReadApi,
+  InstanceInfo,
+} from "../../lambda/aws/ecs-read-api.js";
 import { loadEngineConfig } from "../../lambda/config.js";
+import type { ServiceInfo } from "../../lambda/core/model.js";
 import { createCaches } from "../../lambda/discovery/caches.js";
 import type { EngineDeps, Log } from "../../lambda/engine/deps.js";
 import { DiscoveryEngine } from "../../lambda/engine/run.js";
@@ -99,6 +105,7 @@ class FakeEcs implements EcsReadApi {
     return {
       active: names.filter((n) => this.clusters.has(n)).map(arn),
       missing: refs.filter((_, i) => !this.clusters.has(names[i] ?? "")),
+      info: new Map(),
     };
   }
   async listRunningTaskArns(cluster: string) {
@@ -133,6 +140,14 @@ class FakeEcs implements EcsReadApi {
   }
   async describeInstances() {
     this.calls.push("DescribeInstances");
+    return new Map<string, InstanceInfo>();
+  }
+  async describeServices() {
+    this.calls.push("DescribeServices");
+    return new Map<string, ServiceInfo>();
+  }
+  async describeNetworkInterfaces() {
+    this.calls.push("DescribeNetworkInterfaces");
     return new Map<string, string | undefined>();
   }
 }

@@ -21,12 +21,15 @@ const described = {
   lastStatus: "RUNNING",
   desiredStatus: "RUNNING",
   version: 3,
+  healthStatus: "HEALTHY",
+  platformFamily: "Linux",
   createdAt: new Date("2026-01-01T00:00:00Z"),
   attachments: [
     {
       type: "ElasticNetworkInterface",
       details: [
         { name: "subnetId", value: "subnet-1" },
+        { name: "networkInterfaceId", value: "eni-0f1" },
         { name: "privateIPv4Address", value: "10.1.2.3" },
       ],
     },
@@ -65,7 +68,11 @@ describe("normalizeTask", () => {
         lastStatus: "RUNNING",
         desiredStatus: "RUNNING",
         version: 3,
+        healthStatus: "HEALTHY",
+        platformFamily: "Linux",
         eniPrivateIp: "10.1.2.3",
+        eniId: "eni-0f1",
+        subnetId: "subnet-1",
         containers: [
           {
             name: "app",

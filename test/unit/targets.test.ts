@@ -20,7 +20,13 @@ const HOST: HostInfo = {
   privateIp: "10.0.0.5",
   external: false,
 };
-const RULES: TargetRules = { labels: DEFAULT_LABELS, selectors: [], includeTags: false };
+const RULES: TargetRules = {
+  labels: DEFAULT_LABELS,
+  selectors: [],
+  includeTags: false,
+  includeServices: false,
+  dynamicExportOnly: false,
+};
 
 function def(
   networkMode: string | undefined,
@@ -231,6 +237,8 @@ describe("labels", () => {
       __meta_ecs_task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
       __meta_ecs_task_family: "web",
       __meta_ecs_task_revision: "7",
+      __meta_ecs_desired_status: "RUNNING",
+      __meta_ecs_last_status: "RUNNING",
       __meta_ecs_launch_type: "EC2",
       __meta_ecs_availability_zone: "us-east-1a",
       __meta_ecs_ip_address: "10.0.0.5",
@@ -267,7 +275,7 @@ describe("labels", () => {
 
   it.each([
     ["a.b-c", "a_b_c"],
-    ["9lives", "_9lives"],
+    ["9lives", "9lives"],
     ["ok_Name1", "ok_Name1"],
     ["com.docker/compose", "com_docker_compose"],
   ])("sanitizes %s to %s", (input, output) => {
@@ -341,56 +349,95 @@ describe("lifecycle", () => {
   });
 });
 
-describe("malformed labels: the container is skipped with one warning naming task, container and label", () => {
-  it.each([
-    ["PROMETHEUS_EXPORTER_PORT", { PROMETHEUS_EXPORTER_PORT: "abc" }],
-    ["PROMETHEUS_EXPORTER_PORT", { PROMETHEUS_EXPORTER_PORT: "99999" }],
-    ["PROMETHEUS_EXPORTER_PORT", { PROMETHEUS_EXPORTER_PORT: "0" }],
-    ["PROMETHEUS_EXPORTER_PORT", { PROMETHEUS_EXPORTER_PORT: "" }],
-    ["PROMETHEUS_EXPORTER_PATH", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_PATH: "metrics" }],
-    ["PROMETHEUS_EXPORTER_SCHEME", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_SCHEME: "ftp" }],
+describe("malformed labels: a bad label costs only what it names, with one warning naming task, container and label", () => {
+  const P = "PROMETHEUS_EXPORTER_PORT";
+  const hostTask = task({ containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }] });
+  // [label at fault, docker labels, targets of the container that stay, what the warning says]
+  it.each<[string, Record<string, string>, string[], RegExp]>([
+    [P, { [P]: "abc" }, [], /^port "abc" is not a port .*: the unnamed endpoint is dropped; no endpoint/],
+    [P, { [P]: "99999" }, [], /unnamed endpoint is dropped/],
+    [P, { [P]: "0" }, [], /unnamed endpoint is dropped/],
+    [P, { [P]: "-8080" }, [], /unnamed endpoint is dropped/],
+    [P, { [P]: "" }, [], /unnamed endpoint is dropped/],
+    [
+      P,
+      { [P]: "abc", [`${P}.admin`]: "9090" },
+      ["10.0.0.5:9090"],
+      /unnamed endpoint is dropped; kept: endpoint "admin"$/,
+    ],
+    [
+      "PROMETHEUS_EXPORTER_SCHEME",
+      { [P]: "8080", PROMETHEUS_EXPORTER_SCHEME: "ftp" },
+      ["10.0.0.5:8080"],
+      /^scheme "ftp" is not "http" or "https": the setting is ignored; every endpoint .* is kept/,
+    ],
     [
       "PROMETHEUS_EXPORTER_INTERVAL",
-      { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_INTERVAL: "soon" },
+      { [P]: "8080", PROMETHEUS_EXPORTER_INTERVAL: "soon" },
+      ["10.0.0.5:8080"],
+      /the scrape config's interval/,
     ],
-    ["PROMETHEUS_EXPORTER_TIMEOUT", { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_TIMEOUT: "-5s" }],
     [
       "PROMETHEUS_EXPORTER_TIMEOUT",
-      {
-        PROMETHEUS_EXPORTER_PORT: "8080",
-        PROMETHEUS_EXPORTER_INTERVAL: "10s",
-        PROMETHEUS_EXPORTER_TIMEOUT: "30s",
-      },
+      { [P]: "8080", PROMETHEUS_EXPORTER_TIMEOUT: "-5s" },
+      ["10.0.0.5:8080"],
+      /ignored/,
+    ],
+    [
+      "PROMETHEUS_EXPORTER_TIMEOUT",
+      { [P]: "8080", PROMETHEUS_EXPORTER_INTERVAL: "10s", PROMETHEUS_EXPORTER_TIMEOUT: "30s" },
+      ["10.0.0.5:8080"],
+      /longer than the interval 10s.*both PROMETHEUS_EXPORTER_INTERVAL and PROMETHEUS_EXPORTER_TIMEOUT are ignored/,
     ],
     [
       "PROMETHEUS_EXPORTER_SERVER_NAME",
-      { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_SERVER_NAME: "host:9000" },
+      { [P]: "8080", PROMETHEUS_EXPORTER_SERVER_NAME: "host:9000" },
+      ["10.0.0.5:8080"],
+      /with the task's IP address/,
+    ],
+    ["PROMETHEUS_DYNAMIC_EXPORT", { PROMETHEUS_DYNAMIC_EXPORT: "yes please" }, [], /dynamic-export endpoint/],
+    [
+      `${P}.admin`,
+      { [P]: "8080", [`${P}.admin`]: "x" },
+      ["10.0.0.5:8080"],
+      /endpoint "admin" is dropped; kept: the unnamed endpoint$/,
     ],
     [
-      "PROMETHEUS_EXPORTER_JOB_NAME",
-      { PROMETHEUS_EXPORTER_PORT: "8080", PROMETHEUS_EXPORTER_JOB_NAME: "  " },
+      `${P}.bad name`,
+      { [P]: "8080", [`${P}.bad name`]: "9000" },
+      ["10.0.0.5:8080"],
+      /this endpoint is dropped/,
     ],
-    ["PROMETHEUS_DYNAMIC_EXPORT", { PROMETHEUS_DYNAMIC_EXPORT: "yes please" }],
     [
-      "PROMETHEUS_EXPORTER_PORT.admin",
-      { PROMETHEUS_EXPORTER_PORT: "8080", "PROMETHEUS_EXPORTER_PORT.admin": "x" },
+      "PROMETHEUS_EXPORTER_SCHEME.admin",
+      { [P]: "8080", [`${P}.admin`]: "9090", "PROMETHEUS_EXPORTER_SCHEME.admin": "ftp" },
+      ["10.0.0.5:8080", "10.0.0.5:9090"],
+      /ignored for endpoint "admin", which is kept, with the scrape config's scheme/,
     ],
-    ["PROMETHEUS_EXPORTER_PORT.bad name", { "PROMETHEUS_EXPORTER_PORT.bad name": "9000" }],
     [
-      "PROMETHEUS_EXPORTER_PATH.admin",
-      { "PROMETHEUS_EXPORTER_PORT.admin": "9000", "PROMETHEUS_EXPORTER_PATH.admin": "admin" },
+      "PROMETHEUS_EXPORTER_INTERVAL.a",
+      {
+        [P]: "8080",
+        [`${P}.a`]: "9090",
+        "PROMETHEUS_EXPORTER_INTERVAL.a": "10s",
+        PROMETHEUS_EXPORTER_TIMEOUT: "30s",
+      },
+      ["10.0.0.5:8080", "10.0.0.5:9090"],
+      /PROMETHEUS_EXPORTER_INTERVAL.a is ignored for endpoint "a", which is kept, with the scrape config's interval and timeout 30s/,
     ],
-  ])("%s in %j", (label, labels) => {
-    const goodTask = task({ taskArn: "arn:aws:ecs:us-east-1:123456789012:task/prod/good" });
-    const badTask = task();
+  ])("%s in %j", (label, labels, kept, message) => {
+    const goodTask = task({
+      taskArn: "arn:aws:ecs:us-east-1:123456789012:task/prod/good",
+      taskDefinitionArn: "arn:good",
+    });
     const good = def(
       "bridge",
       { PROMETHEUS_EXPORTER_PORT: "8080" },
       { taskDefinitionArn: "arn:good", family: "good" },
     );
-    const bad = def("bridge", labels);
+    const bad = def("host", labels);
     const result = buildTargetGroups({
-      tasks: [{ ...goodTask, taskDefinitionArn: "arn:good" }, badTask],
+      tasks: [goodTask, hostTask],
       taskDefinitions: new Map([
         ["arn:good", good],
         [bad.taskDefinitionArn, bad],
@@ -399,10 +446,119 @@ describe("malformed labels: the container is skipped with one warning naming tas
       rules: RULES,
     });
     expect(result.warnings).toHaveLength(1);
-    expect(result.warnings[0]).toMatchObject({ taskArn: badTask.taskArn, container: "app", label });
-    expect(result.groups.map((g) => g.labels.task_arn)).toEqual([goodTask.taskArn]);
+    expect(result.warnings[0]).toMatchObject({ taskArn: hostTask.taskArn, container: "app", label });
+    expect(result.warnings[0]?.message).toMatch(message);
+    const byTask = (arn: string) =>
+      result.groups.filter((g) => g.labels.task_arn === arn).map((g) => g.targets[0]);
+    expect(byTask(goodTask.taskArn)).toEqual(["10.0.0.5:32768"]);
+    expect(byTask(hostTask.taskArn)).toEqual(kept);
   });
 
+  it("drops a bad setting for the endpoints that inherit it, not the value they set themselves", () => {
+    const { groups } = build(
+      task({ containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }] }),
+      def("host", {
+        PROMETHEUS_EXPORTER_PORT: "8080",
+        PROMETHEUS_EXPORTER_SCHEME: "ftp",
+        PROMETHEUS_EXPORTER_INTERVAL: "10s",
+        PROMETHEUS_EXPORTER_TIMEOUT: "5s",
+        "PROMETHEUS_EXPORTER_PORT.a": "9090",
+        "PROMETHEUS_EXPORTER_SCHEME.a": "https",
+        "PROMETHEUS_EXPORTER_TIMEOUT.a": "30s",
+      }),
+    );
+    const byTarget = Object.fromEntries(groups.map((g) => [g.targets[0], g.labels]));
+    expect(byTarget["10.0.0.5:8080"]).toMatchObject({ __scrape_interval__: "10s", __scrape_timeout__: "5s" });
+    expect(byTarget["10.0.0.5:8080"]?.__scheme__).toBeUndefined();
+    // The endpoint's own timeout clashed with the inherited interval: it falls back to the container's pair.
+    expect(byTarget["10.0.0.5:9090"]).toMatchObject({
+      __scheme__: "https",
+      __scrape_interval__: "10s",
+      __scrape_timeout__: "5s",
+    });
+  });
+});
+
+describe("what the old poller accepted is accepted, without a warning", () => {
+  const P = "PROMETHEUS_EXPORTER_PORT";
+  const hostTask = task({ containers: [{ name: "app", lastStatus: "RUNNING", networkBindings: [] }] });
+  it.each<[string, Record<string, string>, string, Record<string, string | undefined>]>([
+    [
+      "a path without /, as written",
+      { [P]: "8080", PROMETHEUS_EXPORTER_PATH: "metrics" },
+      "10.0.0.5:8080",
+      {
+        __metrics_path__: "metrics",
+      },
+    ],
+    [
+      "a named path without /",
+      { [`${P}.a`]: "8080", "PROMETHEUS_EXPORTER_PATH.a": "admin/metrics" },
+      "10.0.0.5:8080",
+      { __metrics_path__: "admin/metrics" },
+    ],
+    [
+      "an empty path: Prometheus's default",
+      { [P]: "8080", PROMETHEUS_EXPORTER_PATH: "" },
+      "10.0.0.5:8080",
+      {
+        __metrics_path__: undefined,
+      },
+    ],
+    [
+      "a server name with trailing /",
+      { [P]: "8080", PROMETHEUS_EXPORTER_SERVER_NAME: "app.internal//" },
+      "app.internal:8080",
+      {},
+    ],
+    [
+      "an empty job name: no job label",
+      { [P]: "8080", PROMETHEUS_EXPORTER_JOB_NAME: "" },
+      "10.0.0.5:8080",
+      {
+        job: undefined,
+      },
+    ],
+    [
+      "a blank job name: no job label",
+      { [P]: "8080", PROMETHEUS_EXPORTER_JOB_NAME: "  " },
+      "10.0.0.5:8080",
+      {
+        job: undefined,
+      },
+    ],
+    [
+      "an empty named job name clears the container's",
+      {
+        [P]: "8080",
+        [`${P}.a`]: "9090",
+        PROMETHEUS_EXPORTER_JOB_NAME: "api",
+        "PROMETHEUS_EXPORTER_JOB_NAME.a": "",
+      },
+      "10.0.0.5:9090",
+      { job: undefined },
+    ],
+    ["a port with a + sign", { [P]: "+8080" }, "10.0.0.5:8080", {}],
+    ["a port with leading zeros", { [P]: "0008080" }, "10.0.0.5:8080", {}],
+    ["a port in white space", { [P]: " 8080\n" }, "10.0.0.5:8080", {}],
+    [
+      "an upper-case scheme",
+      { [P]: "8080", PROMETHEUS_EXPORTER_SCHEME: "HTTPS" },
+      "10.0.0.5:8080",
+      {
+        __scheme__: "https",
+      },
+    ],
+  ])("%s", (_name, labels, target, expected) => {
+    const { groups, warnings } = build(hostTask, def("host", labels));
+    expect(warnings).toEqual([]);
+    const group = groups.find((g) => g.targets[0] === target);
+    expect(group, `a target ${target}`).toBeDefined();
+    for (const [name, value] of Object.entries(expected)) expect(group?.labels[name]).toBe(value);
+  });
+});
+
+describe("hosts the engine cannot address", () => {
   it.each([
     [
       "an ECS Anywhere host",
