@@ -52,6 +52,16 @@ export const GROUPS: Group[] = [
     run: (o) => eventGroup("events-2k", 2000, o),
   },
   {
+    name: "events-2k-services",
+    quick: false,
+    about:
+      "events-2k with INCLUDE=SERVICES (a task of a known service on a known host: no ECS call), then with TAGS too",
+    run: async (o) => [
+      ...(await eventGroup("events-2k-services", 2000, o, { tags: false, services: true })),
+      ...(await eventGroup("events-2k-tags-services", 2000, o, { tags: true, services: true })),
+    ],
+  },
+  {
     name: "storm",
     quick: false,
     about:

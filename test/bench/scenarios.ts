@@ -193,9 +193,7 @@ export async function reconcileGroup(
     standIn.faults.latency(options.latencyMs);
     const bound = reconcileLowerBound(standIn.fleet, include);
     const store = new MemoryTargetOutput(group);
-    const items = [...(include.tags ? ["TAGS"] : []), ...(include.services ? ["SERVICES"] : [])];
-    const env = { ...standIn.env(), ...(items.length > 0 ? { INCLUDE: items.join(",") } : {}) };
-    const engine = await EngineProcess.start(store, env);
+    const engine = await EngineProcess.start(store, engineEnv(standIn, include));
     try {
       const rows: Row[] = [];
       let spent = 0;
@@ -273,7 +271,18 @@ const COLD_SAMPLES = 3;
  * one). Warm: an environment that already reconciled. Cold: a fresh environment whose first invocation
  * is the event, with the state object a reconcile left in the store.
  */
-export async function eventGroup(group: string, tasks: number, options: BenchOptions): Promise<Row[]> {
+/** The stand-in's endpoints, and `INCLUDE` for what `include` turns on. */
+function engineEnv(standIn: StandIn, include: IncludeSwitches): Record<string, string> {
+  const items = [...(include.tags ? ["TAGS"] : []), ...(include.services ? ["SERVICES"] : [])];
+  return { ...standIn.env(), ...(items.length > 0 ? { INCLUDE: items.join(",") } : {}) };
+}
+
+export async function eventGroup(
+  group: string,
+  tasks: number,
+  options: BenchOptions,
+  include: IncludeSwitches = { tags: false, services: false },
+): Promise<Row[]> {
   return withStandIn(async (standIn) => {
     const fleet = standIn.fleet;
     generateFleet(standIn, { clusters: 1, tasks, seed: 2 });
@@ -304,7 +313,7 @@ export async function eventGroup(group: string, tasks: number, options: BenchOpt
       return sqsBatch(standIn, [fleet.taskStateChangeEvent(task.arn)]);
     };
 
-    const warm = await EngineProcess.start(store, standIn.env());
+    const warm = await EngineProcess.start(store, engineEnv(standIn, include));
     const rows: Row[] = [];
     try {
       await measure(standIn, store, warm, scheduledEvent(standIn), options);
@@ -325,7 +334,7 @@ export async function eventGroup(group: string, tasks: number, options: BenchOpt
     ] as const) {
       const ms: Measurement[] = [];
       for (let i = 0; i < COLD_SAMPLES; i++) {
-        const cold = await EngineProcess.start(store, standIn.env());
+        const cold = await EngineProcess.start(store, engineEnv(standIn, include));
         try {
           ms.push(await measure(standIn, store, cold, make(), options));
         } finally {

@@ -143,7 +143,14 @@ function statusOf(summary: RunSummary | undefined, cluster: string) {
 }
 
 describe("ECS and EC2 calls failing beyond retries", () => {
-  const operations: { op: string; cluster?: string; env?: Record<string, string>; listing?: boolean }[] = [
+  const operations: {
+    op: string;
+    cluster?: string;
+    env?: Record<string, string>;
+    listing?: boolean;
+    /** The clusters whose refresh needs the failing call (default alpha, where everything is new). */
+    failing?: string[];
+  }[] = [
     { op: "ListClusters", listing: true },
     { op: "DescribeClusters", listing: true, env: { CLUSTERS: CLUSTERS.join(",") } },
     { op: "ListTasks", cluster: "alpha" },
@@ -151,6 +158,9 @@ describe("ECS and EC2 calls failing beyond retries", () => {
     { op: "DescribeTaskDefinition" },
     { op: "DescribeContainerInstances", cluster: "alpha" },
     { op: "DescribeInstances" },
+    // Both alpha and bravo gain a Fargate task, whose ENI's public IP only this call tells.
+    { op: "DescribeNetworkInterfaces", failing: ["alpha", "bravo"] },
+    { op: "DescribeServices", cluster: "alpha", env: { INCLUDE: "SERVICES" } },
   ];
   const kinds: { kind: FaultKind; label: string; error: RegExp }[] = [
     { kind: "throttle", label: "throttled beyond retries", error: /Throttling|RequestLimitExceeded/ },
@@ -159,49 +169,54 @@ describe("ECS and EC2 calls failing beyond retries", () => {
   ];
   const cases = kinds.flatMap((k) => operations.map((o) => ({ ...k, ...o })));
 
-  it.each(cases)("$op $label", async ({ op, cluster, env, listing, kind, label, error: errorPattern }) => {
-    await matrix.scenario(
-      `${op} ${label}`,
-      `stand-in: ${kind} on every ${op}${cluster ? ` of ${cluster}` : ""}`,
-      async () => {
-        const base = await setUp(env);
-        const isEc2 = op === "DescribeInstances";
-        const rule: FaultRule = {
-          operation: op,
-          kind,
-          ...(cluster ? { cluster } : {}),
-          ...(kind === "5xx" ? { status: isEc2 ? 503 : 500 } : {}),
-        };
-        const run = await underFault({
-          ...(env ? { env } : {}),
-          inject: () => {
-            grow(current(), base);
-            current().standIn.faults.inject(rule);
-          },
-        });
-        const kept = listing ? [...CLUSTERS] : ["alpha"];
-        const outcome = expectNothingLost({ ...run, kept, world: current() });
-        if (listing) {
-          expect(run.error?.message).toMatch(/could not list clusters/);
-          expect(run.error?.message).toMatch(errorPattern);
-          expect(run.puts, "nothing is written when the listing fails").toEqual([]);
-        } else {
-          expect(run.summary?.ok).toBe(false);
-          expect(statusOf(run.summary, "alpha")).toMatchObject({ status: "failed" });
-          expect(statusOf(run.summary, "alpha")?.error).toMatch(errorPattern);
-          expect(run.summary?.objects.failed).toBe(1);
-          const attempts = { ...run.summary?.throttles, ...run.summary?.apiErrors }[op] ?? 0;
-          expect(attempts, "every failed attempt is counted").toBeGreaterThanOrEqual(1);
-          expect(
-            run.lines.some((l) => l.level === "error" && l.attributes?.cluster === "alpha"),
-            "the failure is logged with its cluster",
-          ).toBe(true);
-        }
-        await repair(env);
-        return `${listing ? "run refused, nothing written" : outcome}; repaired next run`;
-      },
-    );
-  });
+  it.each(cases)(
+    "$op $label",
+    async ({ op, cluster, env, listing, failing, kind, label, error: errorPattern }) => {
+      await matrix.scenario(
+        `${op} ${label}`,
+        `stand-in: ${kind} on every ${op}${cluster ? ` of ${cluster}` : ""}`,
+        async () => {
+          const base = await setUp(env);
+          const isEc2 = op === "DescribeInstances" || op === "DescribeNetworkInterfaces";
+          const rule: FaultRule = {
+            operation: op,
+            kind,
+            ...(cluster ? { cluster } : {}),
+            ...(kind === "5xx" ? { status: isEc2 ? 503 : 500 } : {}),
+          };
+          const run = await underFault({
+            ...(env ? { env } : {}),
+            inject: () => {
+              grow(current(), base);
+              current().standIn.faults.inject(rule);
+            },
+          });
+          const kept = listing ? [...CLUSTERS] : (failing ?? ["alpha"]);
+          const outcome = expectNothingLost({ ...run, kept, world: current() });
+          if (listing) {
+            expect(run.error?.message).toMatch(/could not list clusters/);
+            expect(run.error?.message).toMatch(errorPattern);
+            expect(run.puts, "nothing is written when the listing fails").toEqual([]);
+          } else {
+            expect(run.summary?.ok).toBe(false);
+            for (const name of kept) {
+              expect(statusOf(run.summary, name)).toMatchObject({ status: "failed" });
+              expect(statusOf(run.summary, name)?.error).toMatch(errorPattern);
+            }
+            expect(run.summary?.objects.failed).toBe(kept.length);
+            const attempts = { ...run.summary?.throttles, ...run.summary?.apiErrors }[op] ?? 0;
+            expect(attempts, "every failed attempt is counted").toBeGreaterThanOrEqual(1);
+            expect(
+              run.lines.some((l) => l.level === "error" && l.attributes?.cluster === "alpha"),
+              "the failure is logged with its cluster",
+            ).toBe(true);
+          }
+          await repair(env);
+          return `${listing ? "run refused, nothing written" : outcome}; repaired next run`;
+        },
+      );
+    },
+  );
 });
 
 describe("ECS data and API faults for one cluster", () => {
