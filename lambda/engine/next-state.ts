@@ -6,7 +6,7 @@
  */
 import type { ClusterInfo, ClusterRef, TaskView } from "../core/model.js";
 import { relevantTasks } from "../core/rules.js";
-import type { BuildResult } from "../core/targets.js";
+import type { BuildResult, BuiltGroup } from "../core/targets.js";
 import { discoverCluster } from "../discovery/discover-cluster.js";
 import { readForEvents } from "../discovery/event-reads.js";
 import { describeError } from "../shared/values.js";
@@ -93,6 +93,18 @@ async function eventsState(
   return { next: folded.state, counts };
 }
 
+/**
+ * What makes a target the same target for drift: its address, task, container and endpoint. Labels that
+ * change while a task runs and no event says so (health, tags, a service's status) are refreshed by the
+ * reconcile, but are not drift: counting them would make "events are missed" out of every health check.
+ */
+function targetIdentity(group: BuiltGroup): string {
+  const { labels } = group;
+  return [group.targets.join(","), labels.task_arn, labels.container_name, labels.__meta_ecs_endpoint].join(
+    "\n",
+  );
+}
+
 async function reconcileState(ctx: StepContext, current: ClusterState | undefined): Promise<NextState> {
   const { deps, cluster, remember } = ctx;
   const { rules, maxConcurrency, churnGuardPercent } = deps.config;
@@ -131,11 +143,11 @@ async function reconcileState(ctx: StepContext, current: ClusterState | undefine
   );
   let built: BuildResult | undefined;
   if (current) {
-    const before = new Set(deriveTargets(current, rules, memo, remember).lines);
+    const before = new Set(deriveTargets(current, rules, memo, remember).groups.map(targetIdentity));
     built = deriveTargets(merged.state, rules, memo, remember);
-    const after = new Set(built.lines);
-    for (const line of after) if (!before.has(line)) counts.drift.added++;
-    for (const line of before) if (!after.has(line)) counts.drift.removed++;
+    const after = new Set(built.groups.map(targetIdentity));
+    for (const key of after) if (!before.has(key)) counts.drift.added++;
+    for (const key of before) if (!after.has(key)) counts.drift.removed++;
   }
   const guard = churnGuard(current, merged.unexplainedRemovals, churnGuardPercent, ctx.force);
   if (guard.hold && current) {

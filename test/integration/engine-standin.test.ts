@@ -298,6 +298,40 @@ describe("discovery through the real SDK against the stand-in", () => {
   });
 });
 
+describe("what changes while tasks run, with no event to say so", () => {
+  it("is refreshed by the next reconcile (health, EC2 tags, service status), which counts it as no drift", async () => {
+    generateFleet(standIn, { clusters: 1, tasks: 120, hostsPerCluster: 6, seed: 21 });
+    const env = { INCLUDE: "TAGS,SERVICES" };
+    const { engine } = engineAgainst(standIn, new DirectoryTargetOutput(dir), {
+      env,
+      caches: createCaches(),
+    });
+    await engine.run(parseTrigger({ action: "resync" }));
+    const before = await readGroups("cluster-01");
+    const onEc2 = before.find((g) => g.labels.__meta_ecs_ec2_instance_id && g.labels.__meta_ecs_service);
+    if (!onEc2) throw new Error("the fleet has no service task on EC2 with a target");
+    const taskArn = onEc2.labels.task_arn as string;
+    const instance = onEc2.labels.__meta_ecs_ec2_instance_id as string;
+    const service = onEc2.labels.__meta_ecs_service as string;
+    const health = onEc2.labels.__meta_ecs_health_status === "UNHEALTHY" ? "HEALTHY" : "UNHEALTHY";
+    standIn.fleet.setTaskHealth(taskArn, health);
+    standIn.fleet.tagInstance(instance, { "on-call": "team-a" });
+    standIn.fleet.setServiceStatus("cluster-01", service, "DRAINING");
+
+    const summary = await engine.run(parseTrigger({ action: "resync" }));
+    expect(summary.drift).toEqual({ added: 0, removed: 0 });
+    expect(summary.objects.written).toBe(1);
+    const after = await readGroups("cluster-01");
+    const refreshed = after.find((g) => g.labels.task_arn === taskArn && g.targets[0] === onEc2.targets[0]);
+    expect(refreshed?.labels).toMatchObject({
+      __meta_ecs_health_status: health,
+      __meta_ecs_tag_ec2_on_call: "team-a",
+      __meta_ecs_service_status: "DRAINING",
+    });
+    expect(after.map((g) => g.targets)).toEqual(before.map((g) => g.targets));
+  });
+});
+
 describe("a warm function's memory of the clusters it published", () => {
   it("never hides what another instance wrote, and ends where a cold reconcile would", async () => {
     generateFleet(standIn, { clusters: 1, tasks: 120, hostsPerCluster: 6, seed: 13 });
