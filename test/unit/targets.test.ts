@@ -187,6 +187,12 @@ describe("addresses by network mode", () => {
     expect(result.groups.map((g) => g.targets)).toEqual([[target]]);
   });
 
+  it("keeps the container port in __meta_ecs_container_port in dynamic-export mode, where the address has the host port", () => {
+    const { groups } = build(task(), def("bridge", { PROMETHEUS_DYNAMIC_EXPORT: "1" }));
+    expect(groups[0]?.targets).toEqual(["10.0.0.5:32768"]);
+    expect(groups[0]?.labels.__meta_ecs_container_port).toBe("8080");
+  });
+
   it("reports the network mode and address in meta labels", () => {
     const { groups } = build(task(), def("bridge", { PROMETHEUS_EXPORTER_PORT: "8080" }));
     expect(groups[0]?.labels).toMatchObject({
