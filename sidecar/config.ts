@@ -31,7 +31,7 @@ Options (each also from an environment variable; a flag wins):
   --interval D             poll interval (SIDECAR_INTERVAL), default 5s, minimum 1s (e.g. 10s, 1m)
   --listen HOST:PORT       serve /targets, /metrics, /healthz (SIDECAR_LISTEN), e.g. 0.0.0.0:9488, :9488
   --once                   one sync, then exit: 0 when it succeeded, 1 when not (SIDECAR_ONCE=true)
-  --max-object-size N      largest object accepted (SIDECAR_MAX_OBJECT_SIZE), default 10MiB; B, KiB, MiB
+  --max-object-size N      largest object accepted (SIDECAR_MAX_OBJECT_SIZE), default 64MiB; B, KiB, MiB
   --health-intervals N     /healthz fails after N intervals without a successful sync
                            (SIDECAR_HEALTH_INTERVALS), default 3
   --trust-empty-listing    let an empty listing remove files even before any object was seen since start

@@ -6,6 +6,7 @@ import type { ClusterInfo, ClusterRef, TaskView } from "../core/model.js";
 import { seedCaches } from "../discovery/caches.js";
 import type { ObjectRef } from "../publish/target-output.js";
 import { isClusterGone, isThrottle } from "../shared/aws-errors.js";
+import { DEFAULT_MAX_OBJECT_BYTES } from "../shared/file-sd.js";
 import { describeError } from "../shared/values.js";
 import { deriveTargets } from "../state/memo.js";
 import { commit, readState } from "./cluster-objects.js";
@@ -109,6 +110,7 @@ async function readComputeCommit(round: Round): Promise<ClusterResult | "conflic
     log.warn(w.message, { cluster: cluster.name, task: w.taskArn, container: w.container, label: w.label });
   }
   counts.warnings += built.warnings.length;
+  if (step.mode === "reconcile") counts.warnings += warnIfTooLarge(deps, cluster, built.lines);
   const outcome: ClusterOutcome = {
     cluster: cluster.name,
     mode: step.mode,
@@ -134,6 +136,23 @@ async function readComputeCommit(round: Round): Promise<ClusterResult | "conflic
     outcome: { ...outcome, status: "held-back", ...(step.reason ? { reason: step.reason } : {}) },
     counts,
   };
+}
+
+/**
+ * Readers refuse objects over DEFAULT_MAX_OBJECT_BYTES unless told otherwise (the sidecar's
+ * SIDECAR_MAX_OBJECT_SIZE): say so where the operator looks first. Checked by reconciles only (sizes grow
+ * slowly, and events must stay cheap), on the UTF-16 length, which is the byte size for ASCII labels.
+ */
+function warnIfTooLarge(deps: EngineDeps, cluster: ClusterRef, lines: readonly string[]): number {
+  let size = 4;
+  for (const line of lines) size += line.length + 2;
+  if (size <= DEFAULT_MAX_OBJECT_BYTES) return 0;
+  deps.log.warn("targets object is larger than readers accept by default; raise SIDECAR_MAX_OBJECT_SIZE", {
+    cluster: cluster.name,
+    bytes: size,
+    defaultLimit: DEFAULT_MAX_OBJECT_BYTES,
+  });
+  return 1;
 }
 
 /** A cluster that could not be published keeps its objects; a deleted one waits for clean-up. */

@@ -131,8 +131,11 @@ export type FileSdValidation =
   | { ok: true; groups: TargetGroup[]; targetCount: number }
   | { ok: false; kind: ObjectErrorKind; reason: string };
 
-/** 10 MiB: far above a real cluster's file (a few hundred bytes per target). */
-export const DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024;
+/**
+ * 64 MiB. A target with every label (INCLUDE=TAGS,SERVICES, a few tags each) takes about 2.5 KB, so this
+ * holds some 25,000 targets in one cluster; a cluster of 5,000 tasks with tags is already 12 MB.
+ */
+export const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;
 
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const HOST_LABEL_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;

@@ -12,7 +12,7 @@ describe("parseConfig", () => {
       intervalMs: 5000,
       listen: undefined,
       once: false,
-      maxObjectBytes: 10 * 1024 * 1024,
+      maxObjectBytes: 64 * 1024 * 1024,
       healthIntervals: 3,
       trustEmptyListing: false,
       help: false,
