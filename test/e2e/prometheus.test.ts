@@ -238,7 +238,7 @@ describe("Prometheus 2.x scrapes what the engine discovers, through the sidecar"
     ];
 
     const f = standIn.fleet;
-    f.addCluster("shop");
+    f.addCluster("shop", { tags: { team: "storefront", "cost-center": "42" } });
     f.addCluster("backend");
     const shopHost = f.addHost("shop", { privateIp: "127.0.10.1" });
     const backendHost = f.addHost("backend", { privateIp: "127.0.10.3" });
@@ -423,7 +423,11 @@ describe("Prometheus 2.x scrapes what the engine discovers, through the sidecar"
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const output = new S3TargetOutput(s3, BUCKET, PREFIX, "state/");
     // The handler takes the account from the invocation's function ARN.
-    deps = { ...engineAgainst(standIn, output).deps, accountId: ACCOUNT };
+    // With every label Prometheus's own ECS discovery writes, so relabel rules written for it can be tried.
+    deps = {
+      ...engineAgainst(standIn, output, { env: { INCLUDE: "TAGS,SERVICES" } }).deps,
+      accountId: ACCOUNT,
+    };
 
     const summary = await run({
       version: "0",
@@ -453,7 +457,11 @@ describe("Prometheus 2.x scrapes what the engine discovers, through the sidecar"
       (r) => r.ok,
     );
 
-    const tag = (value: string) => [{ target_label: "sd", replacement: value }];
+    // A relabel rule as written for Prometheus's aws_sd_configs role ecs: the cluster's `team` tag.
+    const tag = (value: string) => [
+      { target_label: "sd", replacement: value },
+      { source_labels: ["__meta_ecs_tag_cluster_team"], target_label: "team" },
+    ];
     prometheus = await startPrometheus({
       global: { scrape_interval: "1s", scrape_timeout: "1s" },
       scrape_configs: [
@@ -497,8 +505,13 @@ describe("Prometheus 2.x scrapes what the engine discovers, through the sidecar"
           container_name: e.container,
           container_arn: containerArn,
           docker_image: e.image,
+          ...(e.cluster === "shop" ? { team: "storefront" } : {}),
         });
         expect(t?.discoveredLabels, `${pool} ${e.key}`).toMatchObject({
+          __meta_ecs_desired_status: "RUNNING",
+          __meta_ecs_last_status: "RUNNING",
+          ...(e.cluster === "shop" ? { __meta_ecs_tag_cluster_cost_center: "42" } : {}),
+          ...(e.group.startsWith("service:") ? { __meta_ecs_service_status: "ACTIVE" } : {}),
           __address__: e.server.address,
           __metrics_path__: e.path,
           __meta_ecs_cluster: e.cluster,
