@@ -1,7 +1,7 @@
 import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
-  EC2Client,
+  type EC2Client,
   paginateDescribeNetworkInterfaces,
 } from "@aws-sdk/client-ec2";
 import {
@@ -9,7 +9,7 @@ import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
-  ECSClient,
+  type ECSClient,
   ListClustersCommand,
   ListServicesCommand,
   ListTasksCommand,
@@ -18,28 +18,13 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Fleet, generateFleet, type StandIn, startStandIn } from "../standin/index.js";
+import { ec2Client, ecsClient, errorOf } from "../support/standin-clients.js";
 
 /**
  * The stand-in's answers to what Prometheus's own ECS discovery reads for its `__meta_ecs_*` labels:
  * services (ListServices, DescribeServices), cluster tags, EC2 instance metadata and task ENIs
  * (DescribeNetworkInterfaces), task health and platform, all through the real SDK clients.
  */
-const credentials = { accessKeyId: "standin", secretAccessKey: "standin" };
-const ecsClient = (s: StandIn, maxAttempts = 3) =>
-  new ECSClient({ endpoint: s.url, region: s.region, credentials, maxAttempts });
-const ec2Client = (s: StandIn, maxAttempts = 3) =>
-  new EC2Client({ endpoint: s.url, region: s.region, credentials, maxAttempts });
-
-async function errorOf(
-  promise: Promise<unknown>,
-): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const PRIVATE_OR_LOOPBACK = /^(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/;
 const DOCUMENTATION_RANGE = /^(203\.0\.113|198\.51\.100|192\.0\.2)\.\d+$/;

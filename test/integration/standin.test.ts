@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import { DescribeInstancesCommand, EC2Client, paginateDescribeInstances } from "@aws-sdk/client-ec2";
+import { DescribeInstancesCommand, type EC2Client, paginateDescribeInstances } from "@aws-sdk/client-ec2";
 import {
   DescribeClustersCommand,
   DescribeContainerInstancesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
-  ECSClient,
+  type ECSClient,
   ListClustersCommand,
   ListContainerInstancesCommand,
   ListTasksCommand,
@@ -14,23 +14,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Fleet, generateFleet, type StandIn, startStandIn } from "../standin/index.js";
-
-const credentials = { accessKeyId: "standin", secretAccessKey: "standin" };
-const ecsClient = (s: StandIn, maxAttempts = 3) =>
-  new ECSClient({ endpoint: s.url, region: s.region, credentials, maxAttempts });
-const ec2Client = (s: StandIn, maxAttempts = 3) =>
-  new EC2Client({ endpoint: s.url, region: s.region, credentials, maxAttempts });
-
-async function errorOf(
-  promise: Promise<unknown>,
-): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail");
-}
+import { ec2Client, ecsClient, errorOf } from "../support/standin-clients.js";
 
 /** A small hand-built fleet: one cluster with every network mode, plus a second cluster. */
 function buildFleet(s: StandIn) {
