@@ -65,9 +65,9 @@ function singleContainerPort(def: ContainerDefinitionSpec): number | undefined {
 
 /**
  * Where an endpoint is reached (`port`: the port scraped, a host port in bridge mode) and the container port
- * behind it when known; `host` when through an EC2 host (bridge, host).
+ * behind it when known.
  */
-export type ResolvedAddress = { ip: string; port: number; containerPort?: number; host?: HostInfo };
+export type ResolvedAddress = { ip: string; port: number; containerPort?: number };
 type Resolved = ResolvedAddress | { problem: string };
 
 export function resolveAddress(
@@ -109,15 +109,15 @@ export function resolveAddress(
   const ip = host.privateIp;
   if (endpoint.port === undefined) {
     const single = singleHostPort(bindings);
-    if (single) return { ip, ...single, host };
+    if (single) return { ip, ...single };
     const port = mode === "host" ? singleContainerPort(def) : undefined;
     if (port === undefined) return { problem: "dynamic export needs exactly one published host port" };
-    return { ip, port, containerPort: port, host };
+    return { ip, port, containerPort: port };
   }
-  if (mode === "host") return { ip, port: endpoint.port, containerPort: endpoint.port, host };
+  if (mode === "host") return { ip, port: endpoint.port, containerPort: endpoint.port };
   const port = hostPortFor(bindings, endpoint.port);
   if (port === undefined) return { problem: `container port ${endpoint.port} has no host port binding` };
-  return { ip, port, containerPort: endpoint.port, host };
+  return { ip, port, containerPort: endpoint.port };
 }
 
 export function formatHost(host: string): string {

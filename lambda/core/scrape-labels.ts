@@ -155,21 +155,39 @@ function fallback(option: Option, defaults: Settings, names: LabelNames): string
   return value === undefined ? UNSET[option] : `${NOUN[option]} ${value} from ${names[option]}`;
 }
 
-/** The unnamed settings: the defaults of every endpoint of the container. */
-function readDefaults(labels: Record<string, string>, names: LabelNames, problems: LabelProblem[]): Settings {
-  const defaults: Settings = {};
+/**
+ * Reads every setting label (`labelOf(option)`) the container carries into `settings`; a bad one is left
+ * out and handed to `ignored`, which reports it.
+ */
+function readSettings(
+  labels: Record<string, string>,
+  settings: Settings,
+  labelOf: (option: Option) => string,
+  ignored: (option: Option, label: string, problem: string) => void,
+): void {
   for (const option of OPTIONS) {
-    const label = names[option];
+    const label = labelOf(option);
     const raw = labels[label];
     if (raw === undefined) continue;
     const read = readSetting(option, raw);
-    if ("problem" in read) {
+    if ("problem" in read) ignored(option, label, read.problem);
+    else setField(settings, FIELD[option], "value" in read ? read.value : undefined);
+  }
+}
+
+/** The unnamed settings: the defaults of every endpoint of the container. */
+function readDefaults(labels: Record<string, string>, names: LabelNames, problems: LabelProblem[]): Settings {
+  const defaults: Settings = {};
+  readSettings(
+    labels,
+    defaults,
+    (option) => names[option],
+    (option, label, problem) =>
       problems.push({
         label,
-        message: `${read.problem}: the setting is ignored; every endpoint of the container is kept, with ${UNSET[option]} unless it sets its own`,
-      });
-    } else setField(defaults, FIELD[option], "value" in read ? read.value : undefined);
-  }
+        message: `${problem}: the setting is ignored; every endpoint of the container is kept, with ${UNSET[option]} unless it sets its own`,
+      }),
+  );
   if (timeoutTooLong(defaults)) {
     problems.push({
       label: names.timeout,
@@ -195,18 +213,16 @@ function namedSettings(
   problems: LabelProblem[],
 ): Settings {
   const settings: Settings = { ...defaults };
-  for (const option of OPTIONS) {
-    const label = `${names[option]}.${name}`;
-    const raw = labels[label];
-    if (raw === undefined) continue;
-    const read = readSetting(option, raw);
-    if ("problem" in read) {
+  readSettings(
+    labels,
+    settings,
+    (option) => `${names[option]}.${name}`,
+    (option, label, problem) =>
       problems.push({
         label,
-        message: `${read.problem}: ignored for endpoint "${name}", which is kept, with ${fallback(option, defaults, names)}`,
-      });
-    } else setField(settings, FIELD[option], "value" in read ? read.value : undefined);
-  }
+        message: `${problem}: ignored for endpoint "${name}", which is kept, with ${fallback(option, defaults, names)}`,
+      }),
+  );
   if (timeoutTooLong(settings)) {
     // The container's own pair is consistent (readDefaults saw to it): the endpoint's overrides are at fault.
     const own = (["timeout", "interval"] as const)

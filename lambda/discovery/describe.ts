@@ -10,7 +10,7 @@ import {
   type InstanceInfo,
   SERVICE_BATCH,
 } from "../aws/ecs-read-api.js";
-import type { HostInfo, ServiceInfo, TaskDefinitionSpec } from "../core/model.js";
+import type { ClusterInfo, HostInfo, ServiceInfo, TaskDefinitionSpec, TaskView } from "../core/model.js";
 import { normalizeTaskDefinition } from "../core/normalize.js";
 import { isUnusableDefinition } from "../shared/aws-errors.js";
 import { chunk, mapLimit } from "../shared/concurrency.js";
@@ -162,16 +162,36 @@ export async function describeServices(
   return found;
 }
 
-/** Public IPv4 address by ENI id, "" for an ENI without one or no longer known; 100 ENIs per call. */
-export async function lookUpPublicIps(
+/** The cluster's tags (DescribeClusters asks for them); undefined when ECS no longer knows the cluster. */
+export async function describeClusterInfo(
   api: EcsReadApi,
-  eniIds: Iterable<string>,
+  clusterArn: string,
+): Promise<ClusterInfo | undefined> {
+  return (await api.describeClusters([clusterArn])).info.get(clusterArn);
+}
+
+/**
+ * The public IPv4 address of each task's own ENI ("" for none), by task ARN, for the tasks that can have one:
+ * an ENI and no container instance (Fargate; awsvpc on EC2 never gets one). An address `recorded` for the
+ * same ENI is reused; the others are looked up, 100 ENIs per DescribeNetworkInterfaces.
+ */
+export async function publicIpsOf(
+  api: EcsReadApi,
+  tasks: readonly TaskView[],
+  recorded: (taskArn: string) => TaskView | undefined,
   maxConcurrency: number,
 ): Promise<Map<string, string>> {
-  const ids = [...new Set(eniIds)];
-  const found = new Map<string, string>(ids.map((id) => [id, ""]));
-  await mapLimit(chunk(ids, INSTANCE_BATCH), maxConcurrency, async (batch) => {
-    for (const [id, ip] of await api.describeNetworkInterfaces(batch)) found.set(id, ip ?? "");
+  const ips = new Map<string, string>();
+  const wanted = new Map<string, string[]>();
+  for (const task of tasks) {
+    if (!task.eniId || task.containerInstanceArn) continue;
+    const record = recorded(task.taskArn);
+    if (record?.eniId === task.eniId && record.publicIp !== undefined) ips.set(task.taskArn, record.publicIp);
+    else wanted.set(task.eniId, [...(wanted.get(task.eniId) ?? []), task.taskArn]);
+  }
+  await mapLimit(chunk([...wanted.keys()], INSTANCE_BATCH), maxConcurrency, async (batch) => {
+    const found = await api.describeNetworkInterfaces(batch);
+    for (const eni of batch) for (const arn of wanted.get(eni) ?? []) ips.set(arn, found.get(eni) ?? "");
   });
-  return found;
+  return ips;
 }

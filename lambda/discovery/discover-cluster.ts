@@ -14,9 +14,10 @@ import { chunk, mapLimit } from "../shared/concurrency.js";
 import type { ClusterState } from "../state/cluster-state.js";
 import type { DiscoveryCaches } from "./caches.js";
 import {
+  describeClusterInfo,
   describeServices,
   describeTaskDefinitions,
-  lookUpPublicIps,
+  publicIpsOf,
   refreshHosts,
   resolveHosts,
 } from "./describe.js";
@@ -35,8 +36,8 @@ export interface ClusterSnapshot {
   hosts: Map<string, HostInfo>;
   /** Task definitions ECS refused to describe (ARN → reason): their tasks are left out. */
   unusableDefinitions: Map<string, string>;
-  /** Services of the relevant tasks, by name (when services are published). */
-  services: Map<string, ServiceInfo>;
+  /** Services of the relevant tasks, by name (only when services are published). */
+  services?: Map<string, ServiceInfo>;
   /** The cluster's tags (when tags are published). */
   clusterInfo?: ClusterInfo;
   /** Why known EC2 instances could not be refreshed (their labels stay as last described). */
@@ -74,16 +75,21 @@ export async function discoverCluster(
           relevant.flatMap((t) => serviceNameOf(t.group) ?? []),
           maxConcurrency,
         )
-      : new Map<string, ServiceInfo>(),
-    rules.includeTags ? (options.clusterInfo ?? describeCluster(api, cluster)) : undefined,
-    addPublicIps(api, relevant, known, maxConcurrency),
+      : undefined,
+    rules.includeTags ? (options.clusterInfo ?? describeClusterInfo(api, cluster)) : undefined,
+    publicIpsOf(api, relevant, (arn) => known?.tasks[arn], maxConcurrency).then((ips) => {
+      for (const task of relevant) {
+        const ip = ips.get(task.taskArn);
+        if (ip !== undefined) task.publicIp = ip;
+      }
+    }),
   ]);
   return {
     tasks,
     taskDefinitions,
     hosts,
     unusableDefinitions: unusable,
-    services,
+    ...(services ? { services } : {}),
     ...(clusterInfo ? { clusterInfo } : {}),
     ...(staleHosts !== undefined ? { staleHosts } : {}),
   };
@@ -127,35 +133,4 @@ async function currentHosts(
   const staleHosts = await refreshHosts(api, caches, known, maxConcurrency);
   for (const [arn, host] of known) hosts.set(arn, host);
   return staleHosts === undefined ? { hosts } : { hosts, staleHosts };
-}
-
-async function describeCluster(api: EcsReadApi, cluster: string): Promise<ClusterInfo | undefined> {
-  const listing = await api.describeClusters([cluster]);
-  return listing.info.values().next().value;
-}
-
-/**
- * Sets `publicIp` on the relevant tasks with their own ENI and no container instance (Fargate: awsvpc on EC2
- * never gets a public address), looking up only the ENIs the state does not already know.
- */
-async function addPublicIps(
-  api: EcsReadApi,
-  relevant: readonly TaskView[],
-  known: ClusterState | undefined,
-  maxConcurrency: number,
-): Promise<void> {
-  const wanted: TaskView[] = [];
-  for (const task of relevant) {
-    if (!task.eniId || task.containerInstanceArn) continue;
-    const record = known?.tasks[task.taskArn];
-    if (record?.eniId === task.eniId && record.publicIp !== undefined) task.publicIp = record.publicIp;
-    else wanted.push(task);
-  }
-  if (wanted.length === 0) return;
-  const found = await lookUpPublicIps(
-    api,
-    wanted.map((t) => t.eniId as string),
-    maxConcurrency,
-  );
-  for (const task of wanted) task.publicIp = found.get(task.eniId as string) ?? "";
 }

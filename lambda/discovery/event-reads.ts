@@ -19,7 +19,13 @@ import { chunk } from "../shared/concurrency.js";
 import type { EventReads } from "../state/apply-events.js";
 import type { ClusterState } from "../state/cluster-state.js";
 import type { DiscoveryCaches } from "./caches.js";
-import { describeServices, describeTaskDefinitions, lookUpPublicIps, resolveHosts } from "./describe.js";
+import {
+  describeClusterInfo,
+  describeServices,
+  describeTaskDefinitions,
+  publicIpsOf,
+  resolveHosts,
+} from "./describe.js";
 
 export interface EventReadOptions {
   rules: TargetRules;
@@ -62,9 +68,7 @@ export async function readForEvents(
     resolveHosts(api, caches, cluster.arn, hostArns, maxConcurrency),
     describeServices(api, cluster.arn, newServices, maxConcurrency),
     describeNewTasks(api, cluster, state, relevant, options),
-    rules.includeTags && !state.cluster
-      ? api.describeClusters([cluster.arn]).then((l) => l.info.get(cluster.arn))
-      : undefined,
+    rules.includeTags && !state.cluster ? describeClusterInfo(api, cluster.arn) : undefined,
   ]);
   return { defs, hosts, services, described, unusable, ...(clusterInfo ? { clusterInfo } : {}) };
 }
@@ -98,20 +102,7 @@ async function describeNewTasks(
     if (state.tasks[t.taskArn] || t.healthStatus || described.get(t.taskArn)?.healthStatus) continue;
     described.set(t.taskArn, { ...described.get(t.taskArn), healthStatus: "UNKNOWN" });
   }
-  const needIp = relevant.filter((t) => {
-    if (!t.eniId || t.containerInstanceArn) return false;
-    const record = state.tasks[t.taskArn];
-    return record?.eniId !== t.eniId || record.publicIp === undefined;
-  });
-  if (needIp.length > 0) {
-    const ips = await lookUpPublicIps(
-      api,
-      needIp.map((t) => t.eniId as string),
-      options.maxConcurrency,
-    );
-    for (const t of needIp) {
-      described.set(t.taskArn, { ...described.get(t.taskArn), publicIp: ips.get(t.eniId as string) ?? "" });
-    }
-  }
+  const ips = await publicIpsOf(api, relevant, (arn) => state.tasks[arn], options.maxConcurrency);
+  for (const [arn, publicIp] of ips) described.set(arn, { ...described.get(arn), publicIp });
   return described;
 }

@@ -120,7 +120,7 @@ async function reconcileState(ctx: StepContext, current: ClusterState | undefine
     current,
   );
   counts.warnings = warnUnusable(ctx, snapshot.unusableDefinitions, snapshot.tasks);
-  const { services, clusterInfo, staleHosts, ...rest } = snapshot;
+  const { staleHosts } = snapshot;
   if (staleHosts !== undefined) {
     counts.warnings++;
     deps.log.warn("EC2 instances could not be refreshed; their labels stay as last described", {
@@ -129,18 +129,7 @@ async function reconcileState(ctx: StepContext, current: ClusterState | undefine
     });
   }
   const relevant = relevantTasks(snapshot.tasks, snapshot.taskDefinitions, rules);
-  const merged = mergeReconcile(
-    current,
-    {
-      ...rest,
-      tasks: relevant,
-      ...(rules.includeServices ? { services } : {}),
-      ...(clusterInfo ? { clusterInfo } : {}),
-    },
-    cluster.arn,
-    startedAt,
-    now(),
-  );
+  const merged = mergeReconcile(current, { ...snapshot, tasks: relevant }, cluster.arn, startedAt, now());
   let built: BuildResult | undefined;
   if (current) {
     const before = new Set(deriveTargets(current, rules, memo, remember).groups.map(targetIdentity));

@@ -252,7 +252,7 @@ export function parseSelectors(raw: string | undefined): SelectorSetting[] {
 }
 
 /** `INCLUDE`: a comma-separated list of INCLUDE_ITEMS, any case. */
-export function parseInclude(raw: string | undefined): Set<IncludeItem> {
+function parseInclude(raw: string | undefined): Set<IncludeItem> {
   const items = new Set<IncludeItem>();
   if (raw === undefined) return items;
   for (const item of raw.split(/[,\s]+/).filter((s) => s !== "")) {
