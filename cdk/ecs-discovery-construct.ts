@@ -206,7 +206,7 @@ function buildDiscoveryFunction(
     handler: "handler",
     projectRoot: PROJECT_ROOT,
     depsLockFilePath: fileURLToPath(new URL("../package-lock.json", import.meta.url)),
-    runtime: lambda.Runtime.NODEJS_22_X,
+    runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: props.memorySize ?? DEFAULTS.memorySize,
     timeout,
@@ -225,7 +225,7 @@ function buildDiscoveryFunction(
       : {}),
     bundling: {
       format: nodejs.OutputFormat.ESM,
-      target: "node22",
+      target: "node24",
       platform: "node",
       minify: true,
       sourceMap: true,

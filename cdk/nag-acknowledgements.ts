@@ -49,8 +49,8 @@ export function acknowledgeNagFindings(r: AcknowledgedResources): void {
   Validations.of(r.fn).acknowledge({
     id: "AwsSolutions-L1",
     reason:
-      "Pinned to Node.js 22, the runtime the bundle is built and tested for (esbuild target node22); moving to a " +
-      "newer runtime is a deliberate, tested change rather than a silent one.",
+      "Pinned to Node.js 24, the newest runtime Lambda offers and the one the bundle is built for (esbuild target " +
+      "node24) and tested on (npm ci installs Node.js 24 for every script); moving on is a deliberate, tested change.",
   });
 }
 

@@ -53,7 +53,7 @@ const env = (template: Template): Record<string, unknown> => fn(template)?.Envir
 
 describe("discovery function", () => {
   it("runs on Node.js 22", () => {
-    t.hasResourceProperties("AWS::Lambda::Function", { Runtime: "nodejs22.x" });
+    t.hasResourceProperties("AWS::Lambda::Function", { Runtime: "nodejs24.x" });
   });
   it("runs on arm64", () => {
     t.hasResourceProperties("AWS::Lambda::Function", { Architectures: ["arm64"] });
