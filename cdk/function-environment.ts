@@ -27,6 +27,7 @@ export function discoveryVariables(props: EcsDiscoveryProps): Record<string, str
       maxConcurrency: props.apiConcurrency ?? NUMBER_SETTINGS.maxConcurrency.default,
       maxAttempts: props.maxAttempts ?? NUMBER_SETTINGS.maxAttempts.default,
       churnGuardPercent: props.churnGuardPercent,
+      fullDescribeMinutes: props.fullDescribeMinutes,
     },
     (value) => Token.isUnresolved(value),
   );

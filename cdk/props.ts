@@ -112,9 +112,22 @@ export interface EcsDiscoveryProps {
    * tasks without stop events waits for the next reconcile to confirm. @default - the engine's default, 50
    */
   readonly churnGuardPercent?: number;
-  /** Most ECS events handed to one invocation. @default 1000 */
+  /**
+   * Minutes between scheduled reconciles that describe every task and refresh every EC2 instance
+   * (`FULL_DESCRIBE_MINUTES`); the reconciles between list every task but describe only new ones, ones not
+   * yet running, and ones whose health is still settling. @default - the engine's default, 60
+   */
+  readonly fullDescribeMinutes?: number;
+  /**
+   * Most ECS events handed to one invocation (Lambda allows up to 10,000, but more than 10 only with a
+   * batching window of at least 1 s). @default 1000
+   */
   readonly eventBatchSize?: number;
-  /** How long the queue gathers events before invoking the function. @default Duration.seconds(5) */
+  /**
+   * How long the queue gathers events before invoking the function: the largest single wait between a task
+   * starting and its target being written. Longer windows mean fewer invocations and ECS calls in a storm,
+   * shorter ones fresher targets; `npm run bench -- --only storm` measures both. @default Duration.seconds(1)
+   */
   readonly eventBatchingWindow?: Duration;
   /** Most concurrent invocations the event queue drives (2 is the Lambda minimum). @default 2 */
   readonly eventMaxConcurrency?: number;
@@ -138,6 +151,14 @@ export const DEFAULTS = {
   apiConcurrency: NUMBER_SETTINGS.maxConcurrency.default,
   maxAttempts: NUMBER_SETTINGS.maxAttempts.default,
   eventBatchSize: 1000,
-  eventBatchingWindowSeconds: 5,
+  /**
+   * Measured (`npm run bench -- --only storm`: 5,000 events of a rolling deployment in 60 s on a 2,000-task
+   * cluster, AWS's token buckets, 2 concurrent environments): 1 s is the lowest window that keeps the storm
+   * within 300 ECS calls and without throttling failures: 95 invocations, 86 calls, 0 throttled, an event
+   * waits 0.52 s on average and 1.04 s at p99. 5 s took 27 calls but kept events 2.5 s (p99 5.0 s); no
+   * window (which caps a batch at 10) took 584 invocations and 322 calls, lost 9 invocations to write
+   * conflicts, and fell behind: p50 wait 5.1 s, p99 41 s. A batch of 1000 is never the limit at 1 s.
+   */
+  eventBatchingWindowSeconds: 1,
   eventMaxConcurrency: 2,
 } as const;

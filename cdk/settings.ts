@@ -36,6 +36,7 @@ export interface ContextSettings {
   apiConcurrency?: number;
   maxAttempts?: number;
   churnGuardPercent?: number;
+  fullDescribeMinutes?: number;
   eventBatchSize?: number;
   eventBatchingWindowSeconds?: number;
   eventMaxConcurrency?: number;
@@ -65,6 +66,7 @@ const KNOWN = new Set([
   "apiConcurrency",
   "maxAttempts",
   "churnGuardPercent",
+  "fullDescribeMinutes",
   "eventBatchSize",
   "eventBatchingWindowSeconds",
   "eventMaxConcurrency",
@@ -142,6 +144,7 @@ export function settingsForRegion(
     apiConcurrency: s.apiConcurrency,
     maxAttempts: s.maxAttempts,
     churnGuardPercent: s.churnGuardPercent,
+    fullDescribeMinutes: s.fullDescribeMinutes,
     eventBatchSize: s.eventBatchSize,
     eventBatchingWindow:
       s.eventBatchingWindowSeconds === undefined ? undefined : Duration.seconds(s.eventBatchingWindowSeconds),

@@ -22,6 +22,8 @@ export interface EngineConfig {
   maxAttempts: number;
   /** Churn guard: a reconcile removing more than this share of a cluster's tasks unannounced waits once. */
   churnGuardPercent: number;
+  /** Minutes between scheduled reconciles that describe every task (see FULL_DESCRIBE_MINUTES). */
+  fullDescribeMinutes: number;
 }
 
 export interface LambdaConfig extends EngineConfig {
@@ -35,6 +37,7 @@ export function engineConfigOf(settings: DiscoverySettings): EngineConfig {
     maxConcurrency: settings.maxConcurrency,
     maxAttempts: settings.maxAttempts,
     churnGuardPercent: settings.churnGuardPercent,
+    fullDescribeMinutes: settings.fullDescribeMinutes,
   };
 }
 

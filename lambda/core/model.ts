@@ -93,6 +93,11 @@ export interface TaskDefinitionSpec {
   revision: number;
   networkMode?: string;
   containers: ContainerDefinitionSpec[];
+  /**
+   * Whether any container has a health check, so the task's health can change while it runs (without one
+   * ECS reports UNKNOWN for the task's whole life). Absent in specs recorded before it was kept.
+   */
+  healthChecks?: boolean;
 }
 
 /** A container instance resolved to its host; a container instance never changes its EC2 instance. */

@@ -162,8 +162,10 @@ export function normalizeTaskDefinition(value: unknown): TaskDefinitionSpec | un
   const revision = num(value.revision);
   if (!taskDefinitionArn || !family || revision === undefined) return undefined;
   const containers: ContainerDefinitionSpec[] = [];
+  let healthChecks = false;
   for (const c of array(value.containerDefinitions)) {
     if (!isRecord(c)) continue;
+    if (isRecord(c.healthCheck)) healthChecks = true;
     const name = str(c.name);
     if (!name) continue;
     const spec: ContainerDefinitionSpec = {
@@ -186,7 +188,7 @@ export function normalizeTaskDefinition(value: unknown): TaskDefinitionSpec | un
     if (image) spec.image = image;
     containers.push(spec);
   }
-  const spec: TaskDefinitionSpec = { taskDefinitionArn, family, revision, containers };
+  const spec: TaskDefinitionSpec = { taskDefinitionArn, family, revision, containers, healthChecks };
   const networkMode = str(value.networkMode);
   if (networkMode) spec.networkMode = networkMode;
   return spec;

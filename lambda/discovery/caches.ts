@@ -18,11 +18,16 @@ export function createCaches(memoTaskLimit = MEMO_TASK_LIMIT): DiscoveryCaches {
   return { taskDefinitions: new Map(), hosts: new Map(), memo: createMemo(memoTaskLimit) };
 }
 
-/** Hands a stored state's task definitions and hosts to the caches, so a cold start describes nothing twice. */
+/**
+ * Hands a stored state's task definitions and hosts to the caches, so a cold start describes nothing twice.
+ * A definition recorded before `healthChecks` was kept is described once more: the reconcile needs to know
+ * whether its tasks' health can change.
+ */
 export function seedCaches(caches: DiscoveryCaches, state: ClusterState | undefined): void {
   if (!state) return;
   for (const defs of [state.taskDefinitions, state.otherTaskDefinitions ?? {}]) {
     for (const [arn, def] of Object.entries(defs)) {
+      if (def.healthChecks === undefined) continue;
       if (!caches.taskDefinitions.has(arn)) caches.taskDefinitions.set(arn, Promise.resolve(def));
     }
   }

@@ -31,6 +31,8 @@ export interface StepContext {
   deps: EngineDeps;
   cluster: ClusterRef;
   force: boolean;
+  /** Describe every listed task (a resync); otherwise only when FULL_DESCRIBE_MINUTES have passed. */
+  fullDescribe: boolean;
   /** Keep what is parsed and derived for later invocations (see StateMemo). */
   remember: boolean;
   /** The cluster's tags, when the run's listing described them. */
@@ -105,6 +107,12 @@ function targetIdentity(group: BuiltGroup): string {
   );
 }
 
+/** Whether this reconcile describes every listed task: the first one, a resync, or one now and then. */
+function describesAll(ctx: StepContext, current: ClusterState | undefined, now: number): boolean {
+  if (!current || ctx.fullDescribe || current.describedAt === undefined) return true;
+  return now - current.describedAt >= ctx.deps.config.fullDescribeMinutes * 60_000;
+}
+
 async function reconcileState(ctx: StepContext, current: ClusterState | undefined): Promise<NextState> {
   const { deps, cluster, remember } = ctx;
   const { rules, maxConcurrency, churnGuardPercent } = deps.config;
@@ -112,13 +120,15 @@ async function reconcileState(ctx: StepContext, current: ClusterState | undefine
   const memo = deps.caches.memo;
   const counts = emptyCounts();
   const startedAt = now();
+  const full = describesAll(ctx, current, startedAt);
   const snapshot = await discoverCluster(
     deps.api,
     deps.caches,
     cluster.arn,
-    { rules, maxConcurrency, ...(ctx.clusterInfo ? { clusterInfo: ctx.clusterInfo } : {}) },
+    { rules, maxConcurrency, full, ...(ctx.clusterInfo ? { clusterInfo: ctx.clusterInfo } : {}) },
     current,
   );
+  deps.log.debug("listed", { cluster: cluster.name, tasks: snapshot.listed, described: snapshot.described });
   counts.warnings = warnUnusable(ctx, snapshot.unusableDefinitions, snapshot.tasks);
   const { staleHosts } = snapshot;
   if (staleHosts !== undefined) {
@@ -129,7 +139,13 @@ async function reconcileState(ctx: StepContext, current: ClusterState | undefine
     });
   }
   const relevant = relevantTasks(snapshot.tasks, snapshot.taskDefinitions, rules);
-  const merged = mergeReconcile(current, { ...snapshot, tasks: relevant }, cluster.arn, startedAt, now());
+  const merged = mergeReconcile(
+    current,
+    { ...snapshot, tasks: relevant, ...(full ? { describedAt: startedAt } : {}) },
+    cluster.arn,
+    startedAt,
+    now(),
+  );
   let built: BuildResult | undefined;
   if (current) {
     const before = new Set(deriveTargets(current, rules, memo, remember).groups.map(targetIdentity));

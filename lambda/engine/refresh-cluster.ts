@@ -34,6 +34,8 @@ export interface ClusterWork {
   clusterInfo?: ClusterInfo;
   dryRun: boolean;
   force: boolean;
+  /** Describe every listed task, whatever the recorded state knows (a resync). */
+  fullDescribe: boolean;
 }
 
 function addCounts(total: ClusterCounts, part: ClusterCounts): void {
@@ -98,6 +100,7 @@ async function readComputeCommit(round: Round): Promise<ClusterResult | "conflic
       deps,
       cluster,
       force: work.force,
+      fullDescribe: work.fullDescribe,
       remember,
       ...(work.clusterInfo ? { clusterInfo: work.clusterInfo } : {}),
     },

@@ -73,16 +73,16 @@ export class DiscoveryEngine {
     listed: readonly string[],
     info: ReadonlyMap<string, ClusterInfo>,
   ): (ClusterWork | { result: ClusterResult })[] {
-    const { dryRun, force } = plan;
+    const { dryRun, force, fullDescribe } = plan;
     const work: (ClusterWork | { result: ClusterResult })[] = listed.map((arn) => {
       const cluster = parseClusterArn(arn);
       const clusterInfo = info.get(arn);
       if (!cluster) return { result: unparsable(arn) };
-      return { cluster, dryRun, force, ...(clusterInfo ? { clusterInfo } : {}) };
+      return { cluster, dryRun, force, fullDescribe, ...(clusterInfo ? { clusterInfo } : {}) };
     });
     const reconciling = new Set(listed);
     for (const [arn, { cluster, tasks }] of plan.events) {
-      if (!reconciling.has(arn)) work.push({ cluster, events: tasks, dryRun, force });
+      if (!reconciling.has(arn)) work.push({ cluster, events: tasks, dryRun, force, fullDescribe: false });
     }
     return work;
   }

@@ -80,6 +80,11 @@ export const NUMBER_SETTINGS = {
   maxAttempts: { variable: "MAX_ATTEMPTS", default: 6, max: 20 },
   /** Churn guard: a reconcile removing more than this share of a cluster's tasks unannounced waits once. */
   churnGuardPercent: { variable: "CHURN_GUARD_PERCENT", default: 50, max: 100 },
+  /**
+   * A scheduled reconcile describes every listed task (and refreshes every EC2 instance) once this many
+   * minutes have passed since the last one that did; the others describe only what the state lacks.
+   */
+  fullDescribeMinutes: { variable: "FULL_DESCRIBE_MINUTES", default: 60, max: 1440 },
 } as const;
 export type NumberSetting = keyof typeof NUMBER_SETTINGS;
 
@@ -129,6 +134,7 @@ export interface DiscoverySettings {
   maxConcurrency: number;
   maxAttempts: number;
   churnGuardPercent: number;
+  fullDescribeMinutes: number;
 }
 
 export interface OutputSettings {
@@ -305,6 +311,7 @@ export function readDiscoverySettings(env: Env): DiscoverySettings {
     maxConcurrency: wholeNumber(env, "maxConcurrency"),
     maxAttempts: wholeNumber(env, "maxAttempts"),
     churnGuardPercent: wholeNumber(env, "churnGuardPercent"),
+    fullDescribeMinutes: wholeNumber(env, "fullDescribeMinutes"),
   };
   const filter = parseFilterLabel(read(env, VARIABLES.filterLabel));
   if (filter) settings.filter = filter;
@@ -388,6 +395,7 @@ export interface DiscoveryInput {
   maxConcurrency?: number;
   maxAttempts?: number;
   churnGuardPercent?: number;
+  fullDescribeMinutes?: number;
 }
 
 /**

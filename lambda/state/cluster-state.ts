@@ -23,6 +23,15 @@ export interface TaskRecord extends TaskView {
   seenAt: number;
 }
 
+/**
+ * A running task with nothing to scrape under the rules of its time: what it takes to tell whether it
+ * still has nothing (its definition, and its service for selectors) without describing it again.
+ */
+export interface OtherTask {
+  taskDefinitionArn: string;
+  group?: string;
+}
+
 /** A task known to have stopped; a stopped task never runs again, so late RUNNING events are ignored. */
 export interface Tombstone {
   version: number;
@@ -42,6 +51,13 @@ export interface ClusterState {
    * them) only so that a cold start does not describe them again. Absent in states written before.
    */
   otherTaskDefinitions?: Record<string, TaskDefinitionSpec>;
+  /** Listed running tasks with nothing to scrape, by ARN (absent in states written before). */
+  otherTasks?: Record<string, OtherTask>;
+  /**
+   * When a reconcile last described every listed task (epoch ms): the ones between describe only what
+   * the state does not already know.
+   */
+  describedAt?: number;
   /** Services of the recorded tasks, by name (when services are published); refreshed by the reconcile. */
   services?: Record<string, ServiceInfo>;
   /** The cluster's tags (when tags are published); refreshed by the reconcile. */
@@ -68,8 +84,9 @@ export function parseState(body: string, clusterArn: string): ClusterState | und
   if (!isRecord(value) || value.schema !== STATE_SCHEMA || value.clusterArn !== clusterArn) return undefined;
   for (const key of ["tasks", "tombstones", "taskDefinitions", "hosts"])
     if (!isRecord(value[key])) return undefined;
-  for (const key of ["otherTaskDefinitions", "services", "cluster"])
+  for (const key of ["otherTaskDefinitions", "otherTasks", "services", "cluster"])
     if (value[key] !== undefined && !isRecord(value[key])) return undefined;
+  if (value.describedAt !== undefined && typeof value.describedAt !== "number") return undefined;
   return value as unknown as ClusterState;
 }
 
@@ -197,6 +214,10 @@ export interface ReconcileSnapshot {
   services?: ReadonlyMap<string, ServiceInfo>;
   /** The cluster's tags, freshly described (absent: tags are not published). */
   clusterInfo?: ClusterInfo;
+  /** Listed running tasks with nothing to scrape. */
+  otherTasks?: Readonly<Record<string, OtherTask>>;
+  /** Set when the listing described every task: the time to record as `describedAt`. */
+  describedAt?: number;
 }
 
 /** Equal in the stored form. */
@@ -248,13 +269,18 @@ export function mergeReconcile(
   const others: Record<string, TaskDefinitionSpec> = {};
   for (const [arn, def] of snapshot.taskDefinitions) if (!used.has(arn)) others[arn] = def;
   if (Object.keys(others).length > 0) next.otherTaskDefinitions = others;
+  if (snapshot.otherTasks && Object.keys(snapshot.otherTasks).length > 0)
+    next.otherTasks = { ...snapshot.otherTasks };
+  const describedAt = snapshot.describedAt ?? base.describedAt;
+  if (describedAt !== undefined) next.describedAt = describedAt;
   const listed = new Set<string>();
   for (const task of snapshot.tasks) {
     listed.add(task.taskArn);
     const tombstone = base.tombstones[task.taskArn];
     if (tombstone && (task.version ?? 0) <= tombstone.version) continue;
     const record = base.tasks[task.taskArn];
-    if (record && (record.version ?? 0) > (task.version ?? 0)) {
+    // A record the listing kept without describing it again is the same object: memos derived from it hold.
+    if (record && (task === record || (record.version ?? 0) > (task.version ?? 0))) {
       next.tasks[task.taskArn] = record;
       continue;
     }

@@ -17,6 +17,11 @@ export interface RunPlan {
   dryRun: boolean;
   force: boolean;
   /**
+   * A resync asked for it: an operator resyncs when in doubt, so every listed task is described again
+   * (a scheduled reconcile describes only what the recorded state lacks, and everything now and then).
+   */
+  fullDescribe: boolean;
+  /**
    * Clusters to list and reconcile: the ones named, or (empty) every configured cluster. `complete` when
    * the listing covers every configured cluster, which is what allows clean-up of vanished ones.
    */
@@ -47,6 +52,7 @@ export function planRun(trigger: Trigger, scope: PlanScope): RunPlan {
     trigger: trigger.kind,
     dryRun: false,
     force: false,
+    fullDescribe: false,
     events: new Map(),
     rejected: [],
     messages: [],
@@ -80,6 +86,7 @@ export function planRun(trigger: Trigger, scope: PlanScope): RunPlan {
     if (t.kind === "resync") {
       plan.dryRun ||= t.dryRun;
       plan.force ||= t.force;
+      plan.fullDescribe = true;
     }
     if (t.kind === "resync" && t.clusters) {
       const outside = t.clusters.filter(

@@ -24,9 +24,13 @@ export interface IncludeSwitches {
 
 interface ClusterNeeds {
   listed: number;
+  /**
+   * Listed tasks a warm reconcile describes again: not yet running, or scrapeable with container health
+   * checks and a health ECS does not yet call HEALTHY.
+   */
+  unsettled: number;
   /** Container instances of the scrapeable tasks (any network mode), and whether EC2 knows each. */
   hosts: Map<string, boolean>;
-  instances: Set<string>;
   /** ENIs of the scrapeable tasks without a container instance (Fargate): the only ones with public IPs. */
   fargateEnis: number;
   services: Set<string>;
@@ -38,15 +42,18 @@ function needsOf(
 ): ClusterNeeds {
   const needs: ClusterNeeds = {
     listed: 0,
+    unsettled: 0,
     hosts: new Map(),
-    instances: new Set(),
     fargateEnis: 0,
     services: new Set(),
   };
   for (const task of cluster.tasksById.values()) {
     if (task.desiredStatus !== "RUNNING") continue;
     needs.listed++;
-    if (task.lastStatus !== "RUNNING") continue;
+    if (task.lastStatus !== "RUNNING") {
+      needs.unsettled++;
+      continue;
+    }
     const td = task.taskDefinition;
     revisions.add(td.arn);
     const declares = td.containerDefinitions.some((c) =>
@@ -55,9 +62,10 @@ function needsOf(
       ),
     );
     if (!declares) continue;
+    const checked = td.containerDefinitions.some((c) => c.healthCheck !== undefined);
+    if (checked && task.healthStatus !== "HEALTHY") needs.unsettled++;
     if (task.host) {
       needs.hosts.set(task.host.containerInstanceArn, !task.host.external);
-      if (!task.host.external) needs.instances.add(task.host.ec2InstanceId);
     } else if (task.eni) needs.fargateEnis++;
     if (task.group.startsWith("service:")) needs.services.add(task.group.slice("service:".length));
   }
@@ -72,9 +80,11 @@ function needsOf(
  * container instances of running tasks that declare an endpoint (awsvpc on EC2 included: their instance's
  * labels), each batch followed by one DescribeInstances for its EC2 instances; one DescribeNetworkInterfaces
  * per 100 ENIs of such Fargate tasks (their public IPs); with services, one DescribeServices per 10 of their
- * services. Warm: task definitions, container instances and ENI addresses are known, leaving the listing,
- * DescribeTasks, the refresh of what changes while things run (one DescribeInstances per 100 EC2 instances,
- * the services, the clusters' tags).
+ * services. Warm (a scheduled reconcile between full describes): task definitions, container instances,
+ * ENI addresses and every running task are known, leaving the listing, DescribeTasks batches of 100 over
+ * the tasks still settling (not yet running, or health-checked and not yet HEALTHY), and what changes while
+ * things run and is published (the services, the clusters' tags). EC2 instances are refreshed with the
+ * full describes, as cold.
  */
 export function reconcileLowerBound(
   fleet: Fleet,
@@ -87,20 +97,20 @@ export function reconcileLowerBound(
     describeTasks: 0,
     containerInstances: 0,
     coldInstances: 0,
-    warmInstances: 0,
     enis: 0,
     services: 0,
+    unsettled: 0,
   };
   for (const cluster of clusters) {
     const needs = needsOf(cluster, revisions);
     sum.listTasks += Math.max(1, pages(needs.listed));
     sum.describeTasks += pages(needs.listed);
+    sum.unsettled += pages(needs.unsettled);
     const arns = [...needs.hosts.keys()];
     for (let i = 0; i < arns.length; i += BATCH) {
       sum.containerInstances++;
       if (arns.slice(i, i + BATCH).some((a) => needs.hosts.get(a))) sum.coldInstances++;
     }
-    sum.warmInstances += Math.ceil(needs.instances.size / BATCH);
     sum.enis += Math.ceil(needs.fargateEnis / BATCH);
     if (include.services) sum.services += Math.ceil(needs.services.size / SERVICE_BATCH);
   }
@@ -111,7 +121,7 @@ export function reconcileLowerBound(
     DescribeTasks: sum.describeTasks,
     DescribeServices: sum.services,
   };
-  const warm: CallsByOperation = { ...listing, DescribeInstances: sum.warmInstances };
+  const warm: CallsByOperation = { ...listing, DescribeTasks: sum.unsettled };
   const cold: CallsByOperation = {
     ...listing,
     DescribeTaskDefinition: revisions.size,

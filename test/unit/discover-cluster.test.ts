@@ -121,7 +121,7 @@ class FakeCluster implements EcsReadApi {
 }
 
 const discover = (api: EcsReadApi, caches = createCaches()) =>
-  discoverCluster(api, caches, CLUSTER, { rules: RULES, maxConcurrency: 4 });
+  discoverCluster(api, caches, CLUSTER, { rules: RULES, maxConcurrency: 4, full: true });
 
 describe("discoverCluster", () => {
   it("describes tasks in batches of 100 and each task definition once", async () => {

@@ -172,7 +172,16 @@ describe("normalizeTaskDefinition", () => {
           portMappings: [{ containerPort: 8080, hostPort: 0, protocol: "tcp" }, {}],
         },
       ],
+      healthChecks: false,
     });
+  });
+
+  it("says whether any container has a health check: only then can a running task's health change", () => {
+    const containerDefinitions = [
+      { name: "app", healthCheck: { command: ["CMD-SHELL", "true"] } },
+      { name: "sidecar" },
+    ];
+    expect(normalizeTaskDefinition({ ...definition, containerDefinitions })?.healthChecks).toBe(true);
   });
 
   it("leaves the network mode out when the definition has none (ECS's default applies)", () => {

@@ -23,6 +23,7 @@ describe("the settings contract", () => {
       maxConcurrency: 4,
       maxAttempts: 3,
       churnGuardPercent: 80,
+      fullDescribeMinutes: 30,
     };
     expect(readDiscoverySettings(discoveryEnvironment(input))).toEqual({
       clusters: input.clusters,
@@ -35,6 +36,7 @@ describe("the settings contract", () => {
       maxConcurrency: 4,
       maxAttempts: 3,
       churnGuardPercent: 80,
+      fullDescribeMinutes: 30,
     });
   });
 
