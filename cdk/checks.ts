@@ -18,6 +18,7 @@ export function checkProps(props: EcsDiscoveryProps): CheckedProps {
   return {
     ...checkedPrefixes(props),
     ...checkedReconcileSchedule(props),
+    ...checkEventSource(props),
     discoveryVariables: discoveryVariables(props),
   };
 }
@@ -54,4 +55,24 @@ function checkedReconcileSchedule(props: EcsDiscoveryProps): {
     );
   }
   return { reconcileIntervalMinutes: intervalMinutes, reconcileMissingPeriods: missingPeriods };
+}
+
+/**
+ * Lambda's own rules for an SQS event source, which CloudFormation would only report at deploy time:
+ * batches above 10 need a batching window of at least a second, windows are at most 300 s, batches at most
+ * 10,000 (standard queue).
+ */
+function checkEventSource(props: EcsDiscoveryProps): Record<string, never> {
+  const batchSize = props.eventBatchSize ?? DEFAULTS.eventBatchSize;
+  const window = props.eventBatchingWindow?.toSeconds() ?? DEFAULTS.eventBatchingWindowSeconds;
+  if (Token.isUnresolved(batchSize) || Token.isUnresolved(window)) return {};
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+    throw new Error(`eventBatchSize must be a whole number from 1 to 10000, got ${batchSize}`);
+  if (!Number.isInteger(window) || window < 0 || window > 300)
+    throw new Error(`eventBatchingWindow must be whole seconds from 0 to 300, got ${window}`);
+  if (batchSize > 10 && window < 1)
+    throw new Error(
+      `eventBatchSize ${batchSize} needs an eventBatchingWindow of at least 1 second (Lambda allows more than 10 messages per batch only with a window)`,
+    );
+  return {};
 }

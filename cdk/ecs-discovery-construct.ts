@@ -1,10 +1,9 @@
 import { fileURLToPath } from "node:url";
-import { CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { AssetHashType, CfnOutput, Duration, type ILocalBundling, RemovalPolicy, Stack } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as events from "aws-cdk-lib/aws-events";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
@@ -14,6 +13,7 @@ import { buildAlarms, notifyAlarmTopic } from "./alarms.js";
 import { checkProps } from "./checks.js";
 import { clusterArns } from "./ecs-arns.js";
 import { buildFunctionRole, grantEngineAccess } from "./engine-policy.js";
+import { bundleFunction, ENTRY_FILE } from "./function-code.js";
 import { functionEnvironment, includeOf } from "./function-environment.js";
 import { acknowledgeNagFindings } from "./nag-acknowledgements.js";
 import { DEFAULTS, type EcsDiscoveryProps } from "./props.js";
@@ -39,7 +39,7 @@ export class EcsDiscovery extends Construct {
   readonly bucket: s3.IBucket;
   readonly targetsPrefix: string;
   readonly statePrefix: string;
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly logGroup: logs.LogGroup;
   readonly eventQueue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
@@ -87,6 +87,7 @@ export class EcsDiscovery extends Construct {
         targetsPrefix: this.targetsPrefix,
         statePrefix: this.statePrefix,
         logLevel,
+        memorySizeMb: props.memorySize ?? DEFAULTS.memorySize,
       },
       checked.discoveryVariables,
     );
@@ -192,20 +193,18 @@ interface DiscoveryFunctionParts {
 }
 
 /**
- * The function: the handler bundled as one ESM file for Node.js 22 on arm64, logging JSON to its log group.
- * Kept in this file because test/bench/bundle.ts reads the bundling options (mainFields) from its source.
+ * The function: the handler bundled as split ESM files (cdk/function-code.ts) for Node.js 24 on arm64,
+ * logging JSON to its log group.
  */
 function buildDiscoveryFunction(
   scope: Construct,
   props: EcsDiscoveryProps,
   { role, logGroup, deadLetterQueue, environment, logLevel, timeout }: DiscoveryFunctionParts,
-): nodejs.NodejsFunction {
-  return new nodejs.NodejsFunction(scope, "Function", {
+): lambda.Function {
+  return new lambda.Function(scope, "Function", {
     description: "Prometheus service discovery for ECS: writes file_sd JSON to S3",
-    entry: props.entry ?? DEFAULT_ENTRY,
-    handler: "handler",
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: fileURLToPath(new URL("../package-lock.json", import.meta.url)),
+    code: functionCode(props.entry ?? DEFAULT_ENTRY),
+    handler: `${ENTRY_FILE.replace(/\.mjs$/, "")}.handler`,
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: props.memorySize ?? DEFAULTS.memorySize,
@@ -216,6 +215,7 @@ function buildDiscoveryFunction(
     // With JSON logging Lambda drops lines below this level, Powertools' lines included: keep both in step.
     applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
     systemLogLevelV2: lambda.SystemLogLevel.INFO,
+    // NODE_OPTIONS (functionEnvironment): source maps for stack traces, heap limits from the memory size.
     environment,
     // Asynchronous invocations (the schedule) that still fail after Lambda's retries land in the DLQ.
     retryAttempts: 2,
@@ -223,19 +223,26 @@ function buildDiscoveryFunction(
     ...(props.reservedConcurrency !== undefined
       ? { reservedConcurrentExecutions: props.reservedConcurrency }
       : {}),
-    bundling: {
-      format: nodejs.OutputFormat.ESM,
-      target: "node24",
-      platform: "node",
-      minify: true,
-      sourceMap: true,
-      sourceMapMode: nodejs.SourceMapMode.DEFAULT,
-      bundleAwsSDK: true,
-      externalModules: [],
-      mainFields: ["module", "main"],
-      // Bundled CommonJS dependencies call require(); give the ESM bundle one.
-      banner: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
-      forceDockerBundling: false,
+  });
+}
+
+/**
+ * The code asset, bundled on this machine with the esbuild the project installs (the app itself runs on
+ * it through tsx), so a fresh clone synthesizes and deploys with no build step and no Docker. Hashed by
+ * its output, like NodejsFunction's, so an unchanged bundle is not uploaded again.
+ */
+function functionCode(entry: string): lambda.Code {
+  // `entry` is a property, not only in the closure: CDK's asset cache keys on the serialized options.
+  const local: ILocalBundling & { entry: string } = {
+    entry,
+    tryBundle(outputDir: string): boolean {
+      bundleFunction(entry, outputDir);
+      return true;
     },
+  };
+  return lambda.Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    // The image is required by the type and never pulled: local bundling either succeeds or throws.
+    bundling: { image: lambda.Runtime.NODEJS_24_X.bundlingImage, local },
   });
 }

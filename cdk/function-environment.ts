@@ -8,6 +8,7 @@ import {
   SERVICE_NAME,
   VARIABLES,
 } from "../lambda/shared/settings.js";
+import { nodeOptionsFor } from "./node-options.js";
 import type { EcsDiscoveryProps } from "./props.js";
 
 /**
@@ -46,6 +47,8 @@ export interface FunctionOutput {
   readonly targetsPrefix: string;
   readonly statePrefix: string;
   readonly logLevel: string;
+  /** The function's memory size, which the heap limits in NODE_OPTIONS follow. */
+  readonly memorySizeMb: number;
 }
 
 /** The function's whole environment. */
@@ -68,7 +71,10 @@ export function functionEnvironment(
     [POWERTOOLS_VARIABLES.logLevel]: output.logLevel,
     [POWERTOOLS_VARIABLES.serviceName]: SERVICE_NAME,
     [POWERTOOLS_VARIABLES.metricsNamespace]: METRICS_NAMESPACE,
-    NODE_OPTIONS: "--enable-source-maps",
+    // A memory size only known at deploy time (a token) leaves V8 to size its heap itself.
+    NODE_OPTIONS: Token.isUnresolved(output.memorySizeMb)
+      ? "--enable-source-maps"
+      : nodeOptionsFor(output.memorySizeMb),
     ...discovery,
   };
 }

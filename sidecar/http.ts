@@ -1,6 +1,7 @@
 /** /metrics, /healthz and /targets (http_sd_configs), served from memory with node:http. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { pipeline } from "node:stream/promises";
 import type { Logger } from "./log.js";
 import type { SidecarMetrics } from "./metrics.js";
 import type { Syncer } from "./sync.js";
@@ -36,6 +37,42 @@ export function healthStatus(
   return { healthy: age <= healthIntervals * intervalMs, ageSeconds: Math.round(age / 100) / 10 };
 }
 
+/** The /healthz verdict and its JSON body. */
+function healthAnswer(
+  lastSuccess: number | undefined,
+  now: number,
+  options: Pick<HttpOptions, "intervalMs" | "healthIntervals">,
+): { healthy: boolean; body: string } {
+  const { healthy, ageSeconds } = healthStatus(lastSuccess, now, options.intervalMs, options.healthIntervals);
+  const body = JSON.stringify({
+    status: healthy ? "ok" : "unhealthy",
+    last_successful_sync: lastSuccess === undefined ? null : new Date(lastSuccess).toISOString(),
+    age_seconds: ageSeconds,
+    max_age_seconds: (options.healthIntervals * options.intervalMs) / 1000,
+  });
+  return { healthy, body };
+}
+
+/** /targets, streamed: the merged groups are never one string in memory (targets-view.ts). */
+async function sendTargets(res: ServerResponse, syncer: Syncer, head: boolean): Promise<void> {
+  const body = syncer.targetsBody();
+  res.writeHead(200, {
+    "Content-Type": "application/json",
+    "Content-Length": body.byteLength,
+    "Cache-Control": "no-store",
+  });
+  if (head) {
+    res.end();
+    return;
+  }
+  try {
+    await pipeline(body.stream(), res);
+  } catch (error) {
+    // A client that hangs up mid-body is its own business, not a server error worth a log line.
+    if ((error as NodeJS.ErrnoException).code !== "ERR_STREAM_PREMATURE_CLOSE") throw error;
+  }
+}
+
 export async function startHttpServer(options: HttpOptions): Promise<RunningHttpServer> {
   const { syncer, metrics, logger } = options;
   const now = options.now ?? Date.now;
@@ -63,19 +100,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningHttp
         return;
       }
       case "/healthz": {
-        const { healthy, ageSeconds } = healthStatus(
-          syncer.lastSuccess,
-          now(),
-          options.intervalMs,
-          options.healthIntervals,
-        );
-        const body = JSON.stringify({
-          status: healthy ? "ok" : "unhealthy",
-          last_successful_sync:
-            syncer.lastSuccess === undefined ? null : new Date(syncer.lastSuccess).toISOString(),
-          age_seconds: ageSeconds,
-          max_age_seconds: (options.healthIntervals * options.intervalMs) / 1000,
-        });
+        const { healthy, body } = healthAnswer(syncer.lastSuccess, now(), options);
         send(res, healthy ? 200 : 503, "application/json", `${body}\n`, head);
         return;
       }
@@ -92,7 +117,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningHttp
           );
           return;
         }
-        send(res, 200, "application/json", syncer.targetsJson(), head);
+        await sendTargets(res, syncer, head);
         return;
       }
       default:

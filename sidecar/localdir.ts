@@ -1,5 +1,5 @@
 /** The filesystem side of the sync: one directory, plain names only, atomic writes. */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { chmod, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -11,6 +11,8 @@ export interface LocalDir {
   listNames(): Promise<string[]>;
   /** A file's bytes, or undefined when it does not exist. */
   read(name: string): Promise<Uint8Array | undefined>;
+  /** A file's SHA-256 (hex), or undefined when it does not exist. */
+  hash(name: string): Promise<string | undefined>;
   /** Temp file in the same directory, fsync, chmod 0644, rename, fsync the directory. */
   writeAtomic(name: string, data: Uint8Array): Promise<void>;
   /** Removes a file; a missing file is not an error. */
@@ -54,6 +56,29 @@ export class FsLocalDir implements LocalDir {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
+    }
+  }
+
+  async hash(name: string): Promise<string | undefined> {
+    assertPlainName(name);
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(join(this.path, name), constants.O_RDONLY);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+    try {
+      // A bounded buffer, reused: the file can be as large as the largest object.
+      const hash = createHash("sha256");
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      for (;;) {
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) return hash.digest("hex");
+        hash.update(chunk.subarray(0, bytesRead));
+      }
+    } finally {
+      await handle.close();
     }
   }
 

@@ -98,18 +98,38 @@ export class S3ObjectStore implements ObjectStore {
       body?.destroy?.();
       return { status: "too_large", size: response.ContentLength };
     }
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    if (body) {
-      for await (const chunk of body) {
-        total += chunk.byteLength;
-        if (total > maxBytes) {
-          body.destroy?.();
-          return { status: "too_large", size: total };
-        }
-        chunks.push(chunk);
-      }
-    }
-    return { status: "ok", body: Buffer.concat(chunks), etag: response.ETag };
+    const read = body ? await readBody(body, maxBytes, response.ContentLength) : Buffer.alloc(0);
+    if (typeof read === "number") return { status: "too_large", size: read };
+    return { status: "ok", body: read, etag: response.ETag };
   }
+}
+
+/**
+ * The body's bytes, or the byte count at which it passed `maxBytes`. With a known length the chunks go
+ * straight into one buffer of that size: collecting them and concatenating would hold the object twice.
+ */
+async function readBody(
+  body: AsyncIterable<Uint8Array> & { destroy?: () => void },
+  maxBytes: number,
+  contentLength: number | undefined,
+): Promise<Buffer | number> {
+  const into = contentLength === undefined ? undefined : Buffer.allocUnsafe(contentLength);
+  const chunks: Uint8Array[] = [];
+  let filled = 0;
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) {
+      body.destroy?.();
+      return total;
+    }
+    if (into && chunks.length === 0 && total <= into.length) {
+      into.set(chunk, filled);
+      filled = total;
+    } else chunks.push(chunk);
+  }
+  if (!into) return Buffer.concat(chunks);
+  if (chunks.length === 0 && filled === into.length) return into;
+  // The length header was wrong: whatever arrived, as it arrived.
+  return Buffer.concat([into.subarray(0, filled), ...chunks]);
 }

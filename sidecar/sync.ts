@@ -12,19 +12,15 @@
  *   lambda/shared/file-sd.ts, then assertPlainName).
  */
 import { mapLimit } from "../lambda/shared/concurrency.js";
-import {
-  type FileSdValidation,
-  parseObjectKey,
-  type TargetGroup,
-  validateFileSd,
-} from "../lambda/shared/file-sd.js";
+import { parseObjectKey, type TargetGroup } from "../lambda/shared/file-sd.js";
 import type { LocalDir } from "./localdir.js";
 import type { Logger } from "./log.js";
 import type { ErrorKind, SidecarMetrics } from "./metrics.js";
+import { checkObject, type ObjectCheck } from "./object-check.js";
 import { OwnershipLedger, sha256, syncId } from "./ownership.js";
 import { SeenKeys } from "./seen-keys.js";
 import type { ListedObject, ObjectStore } from "./store.js";
-import { TargetsView } from "./targets-view.js";
+import { type TargetsBody, TargetsView } from "./targets-view.js";
 
 export { sha256, syncId } from "./ownership.js";
 
@@ -60,7 +56,7 @@ interface ValidObject {
   key: string;
   etag: string;
   body: Uint8Array;
-  check: Extract<FileSdValidation, { ok: true }>;
+  check: Extract<ObjectCheck, { ok: true }>;
 }
 
 function emptyResult(): SyncResult {
@@ -127,6 +123,11 @@ export class Syncer {
     return this.view.json();
   }
 
+  /** The same answer as targetsJson, streamed (what the HTTP server sends). */
+  targetsBody(): TargetsBody {
+    return this.view.body();
+  }
+
   /** Creates the directory, removes stale temp files of this writer, loads the state file. */
   async init(): Promise<void> {
     await this.dir.ensure();
@@ -137,8 +138,8 @@ export class Syncer {
 
     await this.ownership.load(names, ({ name, key, etag, bytes }) => {
       if (etag) this.seen.remember(key, etag);
-      const check = validateFileSd(bytes, this.options.maxObjectBytes);
-      if (check.ok) this.view.set(name, check.groups, check.targetCount, bytes.byteLength);
+      const check = checkObject(bytes, this.options.maxObjectBytes);
+      if (check.ok) this.view.set(name, check.compact, check.targets, bytes.byteLength);
     });
     this.logger.log("info", "started", {
       bucket: this.options.bucket,
@@ -275,7 +276,7 @@ export class Syncer {
     }
     result.fetched++;
     const etag = response.etag ?? object.etag;
-    const check = validateFileSd(response.body, this.options.maxObjectBytes);
+    const check = checkObject(response.body, this.options.maxObjectBytes);
     if (!check.ok) return this.refuse(key, etag, check.kind, check.reason, name, result);
     return this.keep({ name, key, etag, body: response.body, check }, signal, result);
   }
@@ -285,8 +286,9 @@ export class Syncer {
     const { name, key, etag, body, check } = object;
     const hash = sha256(body);
     try {
-      const current = await this.dir.read(name);
-      if (current !== undefined && sha256(current) === hash) result.unchanged++;
+      // Hashed as a stream: reading the old file whole would hold a second copy of a large object.
+      const current = await this.dir.hash(name);
+      if (current === hash) result.unchanged++;
       else if (signal.aborted) return true;
       else await this.write(object, current !== undefined, result);
     } catch (error) {
@@ -295,7 +297,7 @@ export class Syncer {
       return false;
     }
     this.ownership.record(name, { key, etag, sha256: hash });
-    this.view.set(name, check.groups, check.targetCount, body.byteLength);
+    this.view.set(name, check.compact, check.targets, body.byteLength);
     this.seen.accept(key, etag);
     return true;
   }
@@ -320,8 +322,8 @@ export class Syncer {
       key,
       etag,
       bytes: body.byteLength,
-      groups: check.groups.length,
-      targets: check.targetCount,
+      groups: check.groups,
+      targets: check.targets,
     });
   }
 

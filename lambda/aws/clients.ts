@@ -1,13 +1,14 @@
-import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { S3Client } from "@aws-sdk/client-s3";
 import { type CallCounter, countCalls } from "./call-counter.js";
+import type { Ec2Loader } from "./ecs-read-api.js";
 import type { MiddlewareClient } from "./middleware.js";
 import { CallPacer, paceCalls } from "./pacing.js";
 
 export interface AwsClients {
   ecs: ECSClient;
-  ec2: EC2Client;
+  /** Created on first use, counted and paced like the others: see ec2-reads.ts for why. */
+  ec2: Ec2Loader;
   s3: S3Client;
 }
 
@@ -50,12 +51,29 @@ export function createClients(options: ClientOptions): AwsClients {
     ...(options.region ? { region: options.region } : {}),
   };
   const ecs = new ECSClient(common);
-  const ec2 = new EC2Client(common);
   // Emulators answer on one host name: path-style addressing whenever the endpoint is overridden.
   const forcePathStyle = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
   const s3 = new S3Client({ ...common, forcePathStyle });
   const pacer = options.pacer ?? new CallPacer();
-  for (const client of [ecs, ec2, s3]) countCalls(client as unknown as MiddlewareClient, options.counter);
-  for (const client of [ecs, ec2]) paceCalls(client as unknown as MiddlewareClient, pacer);
+  for (const client of [ecs, s3]) countCalls(client as unknown as MiddlewareClient, options.counter);
+  paceCalls(ecs as unknown as MiddlewareClient, pacer);
+  const ec2 = once(async () => {
+    const client = (await import("./ec2-reads.js")).createEc2Client(common);
+    countCalls(client as unknown as MiddlewareClient, options.counter);
+    paceCalls(client as unknown as MiddlewareClient, pacer);
+    return client;
+  });
   return { ecs, ec2, s3 };
+}
+
+/** One client for every caller, however many ask at once; a failed load is tried again on the next call. */
+function once<T>(create: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= create().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
 }

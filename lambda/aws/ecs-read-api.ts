@@ -1,9 +1,4 @@
 import {
-  type EC2Client,
-  paginateDescribeInstances,
-  paginateDescribeNetworkInterfaces,
-} from "@aws-sdk/client-ec2";
-import {
   DescribeClustersCommand,
   DescribeContainerInstancesCommand,
   DescribeServicesCommand,
@@ -15,12 +10,12 @@ import {
 } from "@aws-sdk/client-ecs";
 import type { ClusterInfo, ServiceInfo } from "../core/model.js";
 import { tags } from "../core/normalize.js";
+import type { EC2Client, InstanceInfo } from "./ec2-reads.js";
 
-function ec2Tags(list: { Key?: string; Value?: string }[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const t of list ?? []) if (t.Key !== undefined && t.Value !== undefined) out[t.Key] = t.Value;
-  return out;
-}
+export type { InstanceInfo };
+
+/** The EC2 client, created (and its SDK module loaded) on the first call. */
+export type Ec2Loader = () => Promise<EC2Client>;
 
 export interface ContainerInstanceInfo {
   containerInstanceArn: string;
@@ -35,15 +30,6 @@ export interface ClusterListing {
   missing: string[];
   /** Tags of the ACTIVE clusters, by ARN. */
   info: Map<string, ClusterInfo>;
-}
-
-/** What DescribeInstances says of an EC2 instance. */
-export interface InstanceInfo {
-  privateIp?: string;
-  publicIp?: string;
-  subnetId?: string;
-  instanceType?: string;
-  tags: Record<string, string>;
 }
 
 /**
@@ -78,7 +64,7 @@ export class SdkEcsReadApi implements EcsReadApi {
   /** The clients come paced and counted from createClients (clients.ts). */
   constructor(
     private readonly ecs: ECSClient,
-    private readonly ec2: EC2Client,
+    private readonly ec2: Ec2Loader,
   ) {}
 
   async listClusterArns(): Promise<string[]> {
@@ -149,24 +135,9 @@ export class SdkEcsReadApi implements EcsReadApi {
   }
 
   async describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>> {
-    const found = new Map<string, InstanceInfo>();
-    if (instanceIds.length === 0) return found;
-    // A filter, unlike InstanceIds, does not fail the whole call when one instance is gone.
-    const input = { Filters: [{ Name: "instance-id", Values: instanceIds }], MaxResults: 1000 };
-    for await (const page of paginateDescribeInstances({ client: this.ec2 }, input)) {
-      for (const r of page.Reservations ?? []) {
-        for (const i of r.Instances ?? []) {
-          if (!i.InstanceId) continue;
-          const info: InstanceInfo = { tags: ec2Tags(i.Tags) };
-          if (i.PrivateIpAddress) info.privateIp = i.PrivateIpAddress;
-          if (i.PublicIpAddress) info.publicIp = i.PublicIpAddress;
-          if (i.SubnetId) info.subnetId = i.SubnetId;
-          if (i.InstanceType) info.instanceType = i.InstanceType;
-          found.set(i.InstanceId, info);
-        }
-      }
-    }
-    return found;
+    if (instanceIds.length === 0) return new Map();
+    const [reads, client] = await Promise.all([import("./ec2-reads.js"), this.ec2()]);
+    return reads.describeInstances(client, instanceIds);
   }
 
   async describeServices(cluster: string, names: string[]): Promise<Map<string, ServiceInfo>> {
@@ -185,15 +156,8 @@ export class SdkEcsReadApi implements EcsReadApi {
   }
 
   async describeNetworkInterfaces(eniIds: string[]): Promise<Map<string, string | undefined>> {
-    const found = new Map<string, string | undefined>();
-    if (eniIds.length === 0) return found;
-    // A filter, unlike NetworkInterfaceIds, does not fail the whole call when one ENI is gone.
-    const input = { Filters: [{ Name: "network-interface-id", Values: eniIds }], MaxResults: 1000 };
-    for await (const page of paginateDescribeNetworkInterfaces({ client: this.ec2 }, input)) {
-      for (const eni of page.NetworkInterfaces ?? []) {
-        if (eni.NetworkInterfaceId) found.set(eni.NetworkInterfaceId, eni.Association?.PublicIp || undefined);
-      }
-    }
-    return found;
+    if (eniIds.length === 0) return new Map();
+    const [reads, client] = await Promise.all([import("./ec2-reads.js"), this.ec2()]);
+    return reads.describeNetworkInterfaces(client, eniIds);
   }
 }

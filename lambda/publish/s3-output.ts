@@ -54,7 +54,9 @@ export class S3TargetOutput implements TargetOutput {
       );
       return out.ETag ?? "";
     } catch (error) {
-      if (isWriteConflict(error)) return undefined;
+      // S3 answers an If-Match on a key deleted since it was read (a clean-up in between) with 404, not 412:
+      // the same lost race, read again.
+      if (isWriteConflict(error) || (expected && isNotFound(error))) return undefined;
       throw error;
     }
   };

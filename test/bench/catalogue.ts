@@ -1,3 +1,4 @@
+import { STORM_SOURCES, sourceName } from "./event-source.js";
 import { type BenchOptions, eventGroup, type Row, reconcileGroup } from "./scenarios.js";
 import { stormGroup } from "./storm.js";
 
@@ -61,11 +62,15 @@ export const GROUPS: Group[] = [
       ...(await eventGroup("events-2k-tags-services", 2000, o, { tags: true, services: true })),
     ],
   },
-  {
-    name: "storm",
-    quick: false,
-    about:
-      "5,000 events of a rolling deployment over 60 s on a 2,000-task cluster, two concurrent environments",
-    run: (o) => stormGroup("storm", o),
-  },
+  // One group per event source setting, so `--only storm` runs them all and `--only storm-1s` one.
+  ...STORM_SOURCES.map(
+    (source): Group => ({
+      name: `storm-${sourceName(source)}`,
+      quick: false,
+      about:
+        `5,000 events of a rolling deployment over 60 s (real time) on a 2,000-task cluster; queue window ` +
+        `${source.windowSeconds} s, batch ${source.batchSize}, ${source.maxConcurrency} concurrent environments`,
+      run: (o) => stormGroup(`storm-${sourceName(source)}`, o, source),
+    }),
+  ),
 ];

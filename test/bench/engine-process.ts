@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { DEFAULT_MEMORY_MB, nodeOptionsFor } from "../../cdk/node-options.js";
 import type { ObjectKind, ObjectRef, StoredObject } from "../../lambda/publish/target-output.js";
 import type { MemoryTargetOutput } from "./memory-output.js";
 import type { FromEngine, InvokeReport, ToEngine } from "./protocol.js";
@@ -61,8 +62,11 @@ export class EngineProcess {
   /** Starts a process and waits for its module init (clients, configuration) to finish. */
   static async start(store: MemoryTargetOutput, env: Record<string, string>): Promise<EngineProcess> {
     const child = fork(await engineBundle(), [], {
-      // e.g. "--max-old-space-size=200", to see whether a peak is live data or garbage V8 left for later.
-      execArgv: (process.env.BENCH_ENGINE_NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean),
+      // What the construct gives the function at its default memory; BENCH_ENGINE_NODE_OPTIONS replaces it
+      // (e.g. "--max-old-space-size=200", to see whether a peak is live data or garbage V8 left for later).
+      execArgv: (process.env.BENCH_ENGINE_NODE_OPTIONS ?? nodeOptionsFor(DEFAULT_MEMORY_MB))
+        .split(/\s+/)
+        .filter(Boolean),
       // The SDK's Node-version notice is not the engine's output.
       env: { ...process.env, ...env, BENCH_STORE: store.name, NODE_NO_WARNINGS: "1" },
       serialization: "advanced",

@@ -12,7 +12,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { constructMainFields, measureBundle } from "./bundle.js";
+import { measureBundle } from "./bundle.js";
 import { GROUPS } from "./catalogue.js";
 import {
   type BundleReport,
@@ -25,7 +25,12 @@ import {
   stormLines,
 } from "./report.js";
 import { type BenchOptions, DEFAULT_OPTIONS, type Row } from "./scenarios.js";
-import { formatSidecarResult, type SidecarBenchResult, sidecarBench } from "./sidecar-scenarios.js";
+import {
+  formatSidecarResults,
+  type SidecarBenchResult,
+  sidecarBenchAll,
+  sidecarBudgets,
+} from "./sidecar-scenarios.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const RESULTS = join(ROOT, ".tmp/bench/results.json");
@@ -55,7 +60,7 @@ if (values.help || values.list) {
     `  ${"bundle".padEnd(14)} [quick] Lambda bundle size and module init time in fresh Node processes`,
   );
   console.log(
-    `  ${"sidecar".padEnd(14)} the sidecar bundle against moto S3: requests per idle poll, change → disk, memory`,
+    `  ${"sidecar".padEnd(14)} the sidecar bundle against moto S3 (small, 1k, 10k fleets): requests per idle poll, change → disk, memory`,
   );
   process.exit(0);
 }
@@ -103,38 +108,31 @@ for (const group of GROUPS.filter((g) => selected.includes(g.name))) {
 const bundles: BundleReport[] = [];
 if (selected.includes("bundle")) {
   const t0 = performance.now();
-  progress("… bundle: build:lambda, then module init in fresh processes");
+  progress("… bundle: build:lambda, then cold starts on an event in fresh processes");
   const asScripted = await measureBundle("build-lambda");
   bundles.push({ variant: "npm run build:lambda", command: asScripted.command, figures: asScripted });
-  const mainFields = await constructMainFields();
-  // A second build only when the CDK construct bundles differently from build:lambda.
-  if (
-    mainFields &&
-    mainFields.length > 0 &&
-    !asScripted.command.includes(`--main-fields=${mainFields.join(",")}`)
-  ) {
-    const deployed = await measureBundle("as-deployed", [`--main-fields=${mainFields.join(",")}`]);
-    bundles.push({
-      variant: `as the CDK construct bundles it (mainFields ${mainFields.join(",")})`,
-      command: deployed.command,
-      figures: deployed,
-    });
-  }
   timings.bundle = performance.now() - t0;
 }
 
-let sidecar: SidecarBenchResult | undefined;
+let sidecar: SidecarBenchResult[] | undefined;
 if (selected.includes("sidecar")) {
   const t0 = performance.now();
   progress(
-    "… sidecar: dist/sidecar.mjs against moto S3 with a 10,000-task fleet's objects, default interval",
+    "… sidecar: dist/sidecar.mjs against moto S3 with 100, 1,000 and 10,000-task fleets' objects, default interval",
   );
-  sidecar = await sidecarBench({ tasks: 10_000, clusters: 10, changes: 5, idlePolls: 3 });
+  sidecar = await sidecarBenchAll();
   timings.sidecar = performance.now() - t0;
 }
 
 const comparisons = pollComparison(rows);
 const budgetList = budgets(rows, bundles);
+for (const b of sidecarBudgets(sidecar ?? [])) {
+  budgetList.push({
+    budget: b.budget,
+    status: b.ok === undefined ? "not run" : b.ok ? "met" : "missed",
+    figure: b.figure,
+  });
+}
 const totalMs = performance.now() - started;
 
 const out: string[] = [];
@@ -151,8 +149,9 @@ if (rows.length > 0) {
       "CI DescribeContainerInstances, DS DescribeServices, EI DescribeInstances (EC2), EN DescribeNetworkInterfaces (EC2); " +
       "every HTTP attempt the stand-in received, throttled ones included. bound: the least a reconcile can make (LT pages " +
       "and DT batches of 100, one TD per distinct revision, CI batches of 100, one EI per CI batch, one EN per 100 Fargate " +
-      "ENIs, one DS per 10 services, one DC per 100 clusters for their tags; warm: task definitions, hosts and ENI " +
-      "addresses known, one EI per 100 EC2 instances to refresh them). floor: the time a full token bucket needs to admit the bound " +
+      "ENIs, one DS per 10 services, one DC per 100 clusters for their tags; warm: a scheduled reconcile between full " +
+      "describes, which knows every running task, so DT only for the tasks still settling: not yet running, or health-checked " +
+      "and not yet HEALTHY). floor: the time a full token bucket needs to admit the bound " +
       "(burst 100 then 20/s for LT+DT+CI; 50 then 20/s for TD). handler ms: wall time minus time waiting for the object " +
       "store (S3 in AWS); medians for events. peak RSS: the engine process's maxRSS so far (like Lambda's Max Memory Used).",
   );
@@ -161,18 +160,18 @@ if (rows.length > 0) {
 if (comparisons.length > 0) {
   out.push(
     "",
-    "A poller (full list + describe per poll, per Prometheus server) vs this product, ECS calls per minute:",
+    "A poller (the old poller lists and describes everything every poll, per Prometheus server) vs this product (reconcile every 5 or 15 min, full describe hourly), ECS/EC2 calls per minute:",
   );
   out.push(pollTable(comparisons));
 }
 if (bundles.length > 0) {
   out.push(
     "",
-    `Lambda bundle and module init (await import of the bundle in a fresh Node ${process.version} process):`,
+    `Lambda bundle and cold starts (fresh Node ${process.version} processes; entry: the files the import loads):`,
   );
   out.push(bundleTable(bundles));
 }
-if (sidecar) out.push("", formatSidecarResult(sidecar));
+if (sidecar) out.push("", formatSidecarResults(sidecar));
 out.push("", "Budgets (goals, reported, not asserted):", budgetTable(budgetList));
 out.push(
   "",

@@ -1,49 +1,45 @@
-import type { TaskDefinitionRecord, TaskRecord, TaskStatus } from "../standin/index.js";
+import type { CounterSnapshot, TaskDefinitionRecord, TaskRecord, TaskStatus } from "../standin/index.js";
 import { generateFleet, type StandIn } from "../standin/index.js";
 import { Prng } from "../standin/prng.js";
 import { EngineProcess } from "./engine-process.js";
-import { MemoryTargetOutput } from "./memory-output.js";
+import {
+  checkSource,
+  DEFAULT_SOURCE,
+  type SourceConfig,
+  type SourceFigures,
+  type StormRow,
+  sameSource,
+  spread,
+} from "./event-source.js";
+import { MemoryTargetOutput, type WriteStats } from "./memory-output.js";
 import type { InvokeReport } from "./protocol.js";
 import {
   type BenchOptions,
+  type Measurement,
   measure,
   type Row,
   rowOf,
   type StormFigures,
   scheduledEvent,
-  sqsBatch,
   withStandIn,
 } from "./scenarios.js";
+import { type Driven, GIVE_UP_SECONDS, type Step, StormDriver } from "./storm-driver.js";
 
 /**
  * A rolling deployment seen through the event pipeline: EventBridge (only the transitions the rule
- * matches) → SQS (at-least-once, unordered) → event source mapping (batches of up to 1000 or 5 s) → at
- * most two concurrent invocations sharing one bucket. Time is simulated: the fleet changes at each
- * event's timestamp, and a batch is handed over once its window has closed in simulated time.
+ * matches) → SQS (at-least-once, unordered) → the event source mapping under one setting of window, batch
+ * size and maximum concurrency (`event-source.ts` models its pollers) → that many environments sharing one
+ * bucket. The run keeps real time: the fleet changes at each event's offset from the start, the window
+ * closes on the wall clock and an invocation takes as long as the engine takes, so the stand-in's token
+ * buckets refill at AWS's rate and the waits are what a task's event would see.
  */
 export const STORM_EVENTS = 5000;
 export const STORM_SECONDS = 60;
 const CLUSTER_TASKS = 2000;
-const WINDOW_MS = 5000;
-const BATCH_MAX = 1000;
-const CONCURRENCY = 2;
 const DUPLICATE_SHARE = 0.02;
-const DELAYED_SHARE = 0.01;
 const NEW_HOSTS = 5;
 /** Replacements start over the first 45 s; a replaced task drains for 12 s, so all ends inside 60 s. */
 const DEPLOY_SPAN_MS = 45_000;
-const VISIBILITY_TIMEOUT_MS = 30_000;
-const GIVE_UP_MS = 10 * 60_000;
-
-interface Step {
-  at: number;
-  apply: () => string;
-}
-
-interface Delivery {
-  availableAt: number;
-  body: unknown;
-}
 
 /** The transitions after which the rule delivers an event: lastStatus RUNNING, or desiredStatus STOPPED. */
 function stopPath(task: TaskRecord): [number, TaskStatus | "ask"][] {
@@ -146,168 +142,148 @@ function planDeployment(standIn: StandIn, cluster: string, rng: Prng) {
   return { steps, replaced: chosen.length, baseEvents, duplicates: STORM_EVENTS - baseEvents };
 }
 
-export async function stormGroup(group: string, options: BenchOptions): Promise<Row[]> {
+/** The storm under one event source setting: a row with calls, throttles, invocations and waits. */
+export async function stormGroup(group: string, options: BenchOptions, source: SourceConfig): Promise<Row[]> {
+  checkSource(source);
   return withStandIn(async (standIn) => {
     const rng = new Prng(42);
     generateFleet(standIn, { clusters: 1, tasks: CLUSTER_TASKS, seed: 3 });
     standIn.faults.latency(options.latencyMs);
     const cluster = [...standIn.fleet.clusters.keys()][0] as string;
     const store = new MemoryTargetOutput(group);
-    // The event source mapping's maxConcurrency: at most this many environments take batches at once.
+    // One environment per concurrency slot: that many take batches at once, each with its own caches.
     const engines: EngineProcess[] = [];
-    for (let i = 0; i < CONCURRENCY; i++) engines.push(await EngineProcess.start(store, standIn.env()));
+    for (let i = 0; i < source.maxConcurrency; i++) {
+      engines.push(await EngineProcess.start(store, standIn.env()));
+    }
     const first = engines[0] as EngineProcess;
     try {
       await measure(standIn, store, first, scheduledEvent(standIn), options);
       const plan = planDeployment(standIn, cluster, rng);
-
       standIn.counters.reset();
       store.resetStats();
       if (options.throttling) standIn.faults.throttling(true);
-      const reports: InvokeReport[] = [];
-      const pending: Delivery[] = [];
-      const redelivered = new Set<number>();
-      while (redelivered.size < Math.min(plan.duplicates, plan.steps.length))
-        redelivered.add(rng.int(0, plan.steps.length - 1));
-      let delayed = 0;
-      let deliveries = 0;
-      let batches = 0;
-      let stepIndex = 0;
-      const busy = new Set<Promise<void>>();
-      const idle = [...engines];
-      const started = performance.now();
-
-      for (
-        let windowEnd = WINDOW_MS;
-        (stepIndex < plan.steps.length || pending.length > 0 || busy.size > 0) && windowEnd < GIVE_UP_MS;
-        windowEnd += WINDOW_MS
-      ) {
-        while (stepIndex < plan.steps.length && (plan.steps[stepIndex] as Step).at < windowEnd) {
-          const index = stepIndex++;
-          const step = plan.steps[index] as Step;
-          const body = standIn.fleet.taskStateChangeEvent(step.apply());
-          let availableAt = step.at;
-          if (rng.bool(DELAYED_SHARE)) {
-            availableAt += rng.int(3000, 8000);
-            delayed++;
-          }
-          pending.push({ availableAt, body });
-          // At-least-once: a copy of the same event, a few seconds later.
-          if (redelivered.has(index)) pending.push({ availableAt: step.at + rng.int(1000, 10_000), body });
-        }
-        const due = pending.filter((d) => d.availableAt < windowEnd);
-        for (let i = pending.length - 1; i >= 0; i--)
-          if ((pending[i] as Delivery).availableAt < windowEnd) pending.splice(i, 1);
-        // A standard queue promises no order within what it hands over.
-        for (let i = due.length - 1; i > 0; i--) {
-          const j = rng.int(0, i);
-          [due[i], due[j]] = [due[j] as Delivery, due[i] as Delivery];
-        }
-        for (let i = 0; i < due.length; i += BATCH_MAX) {
-          const events = due.slice(i, i + BATCH_MAX).map((d) => d.body);
-          deliveries += events.length;
-          batches++;
-          while (idle.length === 0) await Promise.race(busy);
-          const engine = idle.pop() as EngineProcess;
-          const payload = sqsBatch(standIn, events) as { Records: { messageId: string }[] };
-          const retryAt = windowEnd + VISIBILITY_TIMEOUT_MS;
-          const job: Promise<void> = engine.invoke(payload).then((report) => {
-            reports.push(report);
-            // Messages handed back become visible again after the visibility timeout.
-            const failed = new Set(report.summary.failedMessageIds ?? []);
-            payload.Records.forEach((r, k) => {
-              if (failed.has(r.messageId)) pending.push({ availableAt: retryAt, body: events[k] });
-            });
-            idle.push(engine);
-            busy.delete(job);
-          });
-          busy.add(job);
-        }
-        // Past the last change, wait for the invocations in flight: they may hand messages back.
-        if (stepIndex >= plan.steps.length && busy.size > 0) await Promise.race(busy);
-      }
-      await Promise.all(busy);
-      const wallMs = performance.now() - started;
+      const driven = await new StormDriver(standIn, plan, engines, source, rng).run();
       const counters = standIn.counters.snapshot();
       const written = store.resetStats();
-
-      // The check: what a reconcile of the final fleet publishes from scratch, byte for byte.
-      const fresh = new MemoryTargetOutput(`${group}-fresh`);
-      const verifier = await EngineProcess.start(fresh, standIn.env());
-      try {
-        await measure(standIn, fresh, verifier, scheduledEvent(standIn), options);
-      } finally {
-        await verifier.close();
-      }
-      const ours = store.targets();
-      const theirs = fresh.targets();
-      const differing = [...new Set([...ours.keys(), ...theirs.keys()])].filter(
-        (k) => ours.get(k) !== theirs.get(k),
-      );
+      const differing = await differingFromReconcile(standIn, store, group, options);
       const after = await measure(standIn, store, first, scheduledEvent(standIn), options);
-
-      const sum = (f: (r: InvokeReport) => number) => reports.reduce((a, r) => a + f(r), 0);
-      const figures: StormFigures = {
-        events: STORM_EVENTS,
-        deliveries,
-        duplicates: plan.duplicates,
-        delayed,
-        batches,
-        replacedTasks: plan.replaced,
-        newHosts: NEW_HOSTS,
-        applied: sum((r) => r.summary.events.applied),
-        stale: sum((r) => r.summary.events.stale),
-        ignored: sum((r) => r.summary.events.ignored),
-        conflicts: written.conflicts,
-        failedMessages: sum((r) => r.summary.failedMessageIds?.length ?? 0),
-        conflictFailures: sum(
-          (r) => r.summary.clusters.filter((c) => /kept changing/.test(c.error ?? "")).length,
-        ),
-        maxBatchHandlerMs: Math.max(...reports.map((r) => r.wallMs - r.storageMs)),
-        finalEqualsReconcile: differing.length === 0,
-        driftAfter: after.report.summary.drift,
-        differingObjects: differing,
-        reconcileAfterCalls: after.counters.calls,
-      };
-      const combined = {
-        report: {
-          ...(reports[0] as InvokeReport),
-          wallMs,
-          storageMs: sum((r) => r.storageMs),
-          maxRssBytes: Math.max(...reports.map((r) => r.maxRssBytes)),
-          log: {
-            warn: sum((r) => r.log.warn),
-            error: sum((r) => r.log.error),
-            conflicts: sum((r) => r.log.conflicts),
-            firstProblems: reports.flatMap((r) => r.log.firstProblems).slice(0, 5),
-          },
-          summary: {
-            ...(reports[0] as InvokeReport).summary,
-            apiCalls: sumBy(reports.map((r) => r.summary.apiCalls)),
-            objects: {
-              written: sum((r) => r.summary.objects.written),
-              unchanged: sum((r) => r.summary.objects.unchanged),
-              deleted: 0,
-              failed: sum((r) => r.summary.objects.failed),
-            },
-            failedMessageIds: reports.flatMap((r) => r.summary.failedMessageIds ?? []),
-            clusters: reports.flatMap((r) => r.summary.clusters),
-          },
-        },
-        counters,
-        written,
-      };
-      const row = rowOf(`${group}`, group, standIn, combined, {
-        handlerMs: sum((r) => r.wallMs - r.storageMs),
+      const figures = stormFigures(plan, driven, written.conflicts, differing, after);
+      const row = rowOf(`storm ${sourceLabel(source)}`, group, standIn, combine(driven, counters, written), {
+        handlerMs: sumOf(driven.reports, (r) => r.wallMs - r.storageMs),
         storm: figures,
-        samples: reports.length,
+        samples: driven.reports.length,
+        notes: driven.gaveUp ? [`gave up after ${GIVE_UP_SECONDS} s with messages still queued`] : [],
       });
-      return [row];
+      const stormRow: StormRow = { ...row, source: sourceFigures(source, driven) };
+      return [stormRow];
     } finally {
       await Promise.all(engines.map((e) => e.close()));
     }
   });
 }
+
+const sourceLabel = (s: SourceConfig) =>
+  `window ${s.windowSeconds} s, batch ${s.batchSize}, concurrency ${s.maxConcurrency}`;
+
+/** The check: what a reconcile of the final fleet publishes from scratch, byte for byte. */
+async function differingFromReconcile(
+  standIn: StandIn,
+  store: MemoryTargetOutput,
+  group: string,
+  options: BenchOptions,
+): Promise<string[]> {
+  const fresh = new MemoryTargetOutput(`${group}-fresh`);
+  const verifier = await EngineProcess.start(fresh, standIn.env());
+  try {
+    await measure(standIn, fresh, verifier, scheduledEvent(standIn), options);
+  } finally {
+    await verifier.close();
+  }
+  const ours = store.targets();
+  const theirs = fresh.targets();
+  return [...new Set([...ours.keys(), ...theirs.keys()])].filter((k) => ours.get(k) !== theirs.get(k));
+}
+
+function sourceFigures(source: SourceConfig, driven: Driven): SourceFigures {
+  return {
+    ...source,
+    isDefault: sameSource(source, DEFAULT_SOURCE),
+    invocations: driven.reports.length,
+    waitMs: spread(driven.waits),
+    settledMs: spread(driven.settled),
+  };
+}
+
+function stormFigures(
+  plan: ReturnType<typeof planDeployment>,
+  driven: Driven,
+  conflicts: number,
+  differing: string[],
+  after: Measurement,
+): StormFigures {
+  const reports = driven.reports;
+  const sum = (f: (r: InvokeReport) => number) => sumOf(reports, f);
+  return {
+    events: STORM_EVENTS,
+    deliveries: driven.deliveries,
+    duplicates: plan.duplicates,
+    delayed: driven.delayed,
+    batches: reports.length,
+    replacedTasks: plan.replaced,
+    newHosts: NEW_HOSTS,
+    applied: sum((r) => r.summary.events.applied),
+    stale: sum((r) => r.summary.events.stale),
+    ignored: sum((r) => r.summary.events.ignored),
+    conflicts,
+    failedMessages: sum((r) => r.summary.failedMessageIds?.length ?? 0),
+    conflictFailures: sum(
+      (r) => r.summary.clusters.filter((c) => /kept changing/.test(c.error ?? "")).length,
+    ),
+    maxBatchHandlerMs: Math.max(...reports.map((r) => r.wallMs - r.storageMs)),
+    finalEqualsReconcile: differing.length === 0,
+    driftAfter: after.report.summary.drift,
+    differingObjects: differing,
+    reconcileAfterCalls: after.counters.calls,
+  };
+}
+
+/** Every invocation of the run as one measurement, so the row reads like any other scenario's. */
+function combine(driven: Driven, counters: CounterSnapshot, written: WriteStats): Measurement {
+  const reports = driven.reports;
+  const sum = (f: (r: InvokeReport) => number) => sumOf(reports, f);
+  const firstReport = reports[0] as InvokeReport;
+  return {
+    report: {
+      ...firstReport,
+      wallMs: driven.wallMs,
+      storageMs: sum((r) => r.storageMs),
+      maxRssBytes: Math.max(...reports.map((r) => r.maxRssBytes)),
+      log: {
+        warn: sum((r) => r.log.warn),
+        error: sum((r) => r.log.error),
+        conflicts: sum((r) => r.log.conflicts),
+        firstProblems: reports.flatMap((r) => r.log.firstProblems).slice(0, 5),
+      },
+      summary: {
+        ...firstReport.summary,
+        apiCalls: sumBy(reports.map((r) => r.summary.apiCalls)),
+        objects: {
+          written: sum((r) => r.summary.objects.written),
+          unchanged: sum((r) => r.summary.objects.unchanged),
+          deleted: 0,
+          failed: sum((r) => r.summary.objects.failed),
+        },
+        failedMessageIds: reports.flatMap((r) => r.summary.failedMessageIds ?? []),
+        clusters: reports.flatMap((r) => r.summary.clusters),
+      },
+    },
+    counters,
+    written,
+  };
+}
+
+const sumOf = <T>(list: readonly T[], f: (x: T) => number) => list.reduce((a, x) => a + f(x), 0);
 
 function sumBy(list: Record<string, number>[]): Record<string, number> {
   const out: Record<string, number> = {};

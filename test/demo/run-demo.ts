@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: the whole product end to end on this machine, no AWS account needed.
  *
- *   ECS/EC2 stand-in ──► the discovery Lambda (lambda/handler.ts in a local runtime) ──► S3 (moto)
+ *   ECS/EC2 stand-in ──► the discovery Lambda (lambda/handler.ts in a local runtime) ──► S3 stand-in
  *        ──► the sync sidecar ──► file_sd files ──► Prometheus (when it is installed)
  *
  * It runs a reconcile, then the fast path (a task starts, a task stops: one event each), and prints what
@@ -15,7 +15,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { generateFleet, type StandIn, startStandIn } from "../standin/index.js";
-import { freePort, type MotoServer, startMoto } from "../support/moto.js";
+import { type S3StandIn, startS3StandIn } from "../standin/s3/index.js";
+import { freePort } from "../support/ports.js";
 
 const USAGE = `usage: npm run demo -- [--clusters N] [--tasks N] [--seed N] [--keep] [--no-prometheus]
 
@@ -63,7 +64,7 @@ const ACCOUNT = "123456789012";
 const children: ChildProcess[] = [];
 const servers: Server[] = [];
 let standIn: StandIn | undefined;
-let moto: MotoServer | undefined;
+let s3StandIn: S3StandIn | undefined;
 
 function step(title: string): void {
   console.log(`\n── ${title}`);
@@ -294,7 +295,7 @@ function spawnLogged(command: string, args: string[]): ChildProcess {
 async function shutdown(): Promise<void> {
   for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
   for (const server of servers) server.close();
-  await Promise.all([standIn?.close(), moto?.stop()]);
+  await Promise.all([standIn?.close(), s3StandIn?.close()]);
 }
 
 async function main(): Promise<void> {
@@ -314,31 +315,24 @@ async function main(): Promise<void> {
     "   bridge tasks with dynamic host ports, host-mode daemons, awsvpc on EC2, Fargate, a few PENDING",
   );
 
-  step("2. S3: moto, a local S3 emulator");
-  try {
-    moto = await startMoto();
-  } catch (error) {
-    throw new Error(
-      `the demo needs moto for S3 (python3 -m moto.server): ${(error as Error).message.split("\n")[0]}\n` +
-        `   install it with: pip install "moto[server]"`,
-    );
-  }
+  step("2. S3: the local S3 stand-in (the S3 REST protocol, in memory)");
+  s3StandIn = await startS3StandIn();
   const awsEnv = {
     ...standIn.env(),
-    AWS_ENDPOINT_URL_S3: moto.url,
+    AWS_ENDPOINT_URL_S3: s3StandIn.url,
     AWS_REGION: standIn.region,
     AWS_ACCESS_KEY_ID: "demo",
     AWS_SECRET_ACCESS_KEY: "demo",
   };
   const s3 = new S3Client({
-    endpoint: moto.url,
+    endpoint: s3StandIn.url,
     region: standIn.region,
     forcePathStyle: true,
     credentials: { accessKeyId: "demo", secretAccessKey: "demo" },
   });
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   s3.destroy();
-  console.log(`   ${moto.url}, bucket ${BUCKET}`);
+  console.log(`   ${s3StandIn.url}, bucket ${BUCKET}`);
 
   step("3. The discovery Lambda: cold start, then the scheduled reconcile");
   const lambdaLog = join(WORK, "lambda.log");

@@ -1,5 +1,5 @@
 /**
- * End to end with the real Prometheus: stand-in ECS/EC2 → the Lambda's invoke path → moto S3 → the sidecar
+ * End to end with the real Prometheus: stand-in ECS/EC2 → the Lambda's invoke path → S3 (startS3) → the sidecar
  * (a child process) → Prometheus through file_sd_configs and http_sd_configs → scrapes of exporters that
  * really listen on loopback. What Prometheus itself reports in /api/v1/targets is the oracle.
  */
@@ -19,7 +19,6 @@ import { S3TargetOutput } from "../../lambda/publish/s3-output.js";
 import { generateFleet, type StandIn, startStandIn } from "../standin/index.js";
 import { engineAgainst } from "../support/engine-harness.js";
 import { type MetricsServer, startMetricsServers } from "../support/metrics-servers.js";
-import { type MotoServer, startMoto } from "../support/moto.js";
 import {
   type ActiveTarget,
   metricSum,
@@ -31,6 +30,7 @@ import {
   startPrometheus,
   writeConfig,
 } from "../support/prometheus.js";
+import { type S3Server, startS3 } from "../support/s3.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const ACCOUNT = "123456789012";
@@ -91,7 +91,7 @@ interface Sidecar {
 }
 
 /** The sidecar as it is deployed: its own process, configured by flags and the standard AWS variables. */
-async function startSidecar(moto: MotoServer, outDir: string): Promise<Sidecar> {
+async function startSidecar(s3Server: S3Server, outDir: string): Promise<Sidecar> {
   const child = spawn(
     process.execPath,
     [
@@ -115,7 +115,7 @@ async function startSidecar(moto: MotoServer, outDir: string): Promise<Sidecar> 
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/tmp",
-        AWS_ENDPOINT_URL: moto.url,
+        AWS_ENDPOINT_URL: s3Server.url,
         AWS_REGION: REGION,
         AWS_ACCESS_KEY_ID: "e2e",
         AWS_SECRET_ACCESS_KEY: "e2e",
@@ -175,7 +175,7 @@ it("has Debian's prometheus and promtool installed", () => {
 });
 
 describe("Prometheus 2.x scrapes what the engine discovers, through the sidecar", () => {
-  let moto: MotoServer;
+  let s3Server: S3Server;
   let standIn: StandIn;
   let s3: S3Client;
   let deps: EngineDeps;
@@ -215,8 +215,8 @@ describe("Prometheus 2.x scrapes what the engine discovers, through the sidecar"
   beforeAll(async () => {
     requireBinary("prometheus");
     requireBinary("promtool");
-    [moto, standIn] = await Promise.all([startMoto(), startStandIn({ addressing: "loopback" })]);
-    cleanups.push(() => moto.stop());
+    [s3Server, standIn] = await Promise.all([startS3(), startStandIn({ addressing: "loopback" })]);
+    cleanups.push(() => s3Server.stop());
     cleanups.push(() => standIn.close());
 
     // Every address the engine may publish has an exporter behind it; the hosts themselves (127.0.10.1
@@ -417,7 +417,7 @@ describe("Prometheus 2.x scrapes what the engine discovers, through the sidecar"
 
     // The S3 client is built as the handler builds it: standard SDK configuration, endpoint from the
     // environment, path-style because an endpoint override is set.
-    Object.assign(process.env, standIn.env(), { AWS_ENDPOINT_URL_S3: moto.url });
+    Object.assign(process.env, standIn.env(), { AWS_ENDPOINT_URL_S3: s3Server.url });
     s3 = createClients({ maxAttempts: 3, counter: new CallCounter(), region: REGION }).s3;
     cleanups.push(async () => s3.destroy());
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
@@ -444,7 +444,7 @@ describe("Prometheus 2.x scrapes what the engine discovers, through the sidecar"
     expect(summary.objects.written).toBe(2);
 
     sdDir = await tempDir("sd");
-    sidecar = await startSidecar(moto, sdDir);
+    sidecar = await startSidecar(s3Server, sdDir);
     await poll(
       "the sidecar to write both cluster files",
       async () => (await readdir(sdDir)).filter((n) => n.endsWith(".json")).sort(),

@@ -1,6 +1,7 @@
 /**
  * "Nothing lost when AWS misbehaves": every fault the design promises to survive, on the ECS/EC2 stand-in
- * and moto's S3 (behind a fault proxy, so the real SDK paths run), each checked the same way — every
+ * and S3 (startS3: the Node.js stand-in, or moto; behind a fault proxy, so the real SDK paths run), each
+ * checked the same way — every
  * object ever stored is complete and is either the last good one or the correct new one, every healthy
  * target survives, and once the fault is gone the next run repairs everything. The scenario → outcome
  * matrix is printed at the end.
@@ -21,7 +22,7 @@ import { S3ObjectStore } from "../../sidecar/store.js";
 import { Syncer, syncId } from "../../sidecar/sync.js";
 import type { FaultKind, FaultRule } from "../standin/index.js";
 import type { LogLine } from "../support/engine-harness.js";
-import { type MotoServer, startMoto } from "../support/moto.js";
+import { type S3Server, startS3 } from "../support/s3.js";
 import { type BaseFleet, buildFleet, expectNothingLost, expectRepaired, grow } from "./fleet.js";
 import { fsFaults, resetFsFaults } from "./fs-faults.js";
 import { Matrix } from "./matrix.js";
@@ -50,11 +51,11 @@ vi.mock("node:fs/promises", async (importOriginal) => {
 });
 
 const matrix = new Matrix("Fault matrix");
-let moto: MotoServer;
+let s3: S3Server;
 let world: World | undefined;
 
 beforeAll(async () => {
-  moto = await startMoto();
+  s3 = await startS3();
 });
 afterEach(async () => {
   resetFsFaults();
@@ -63,7 +64,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   matrix.print();
-  await moto?.stop();
+  await s3?.stop();
 });
 
 const resync = (): Trigger => parseTrigger({ action: "resync" });
@@ -75,7 +76,7 @@ function current(): World {
 
 /** A fresh deployment with the base fleet, published once by a healthy reconcile. */
 async function setUp(env: Record<string, string> = {}): Promise<BaseFleet> {
-  world = await startWorld(moto);
+  world = await startWorld(s3);
   const base = buildFleet(world);
   const first = await buildEngine(world, { env }).engine.run(resync());
   expect(first.ok, JSON.stringify(first.clusters)).toBe(true);
@@ -441,7 +442,7 @@ describe("S3 misbehaving under the engine", () => {
   ];
 
   it.each(s3Cases)("$name", async ({ name, rules, kept, ok }) => {
-    await matrix.scenario(`S3: ${name}`, "fault proxy in front of moto", async () => {
+    await matrix.scenario(`S3: ${name}`, `fault proxy in front of S3 (${s3.kind})`, async () => {
       const base = await setUp();
       const run = await underFault({
         inject: () => {

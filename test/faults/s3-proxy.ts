@@ -1,13 +1,14 @@
 /**
- * An HTTP proxy in front of moto's S3 that misbehaves on demand, so the real SDK clients of the engine and
+ * An HTTP proxy in front of S3 (the Node.js stand-in or moto) that misbehaves on demand, so the real SDK clients of the engine and
  * the sidecar meet the faults AWS can produce on the wire: error answers, connections cut before or after
  * S3 applied a write, answers that never come, bodies cut short or garbled in transit.
  *
- * It also records every PUT that moto accepted, so a test can check that no partial or empty object was
+ * It also records every PUT that S3 accepted, so a test can check that no partial or empty object was
  * ever stored, not only that the final state looks right.
  */
 import { createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { decodeAwsChunked } from "../standin/s3/aws-chunked.js";
 
 export type S3FaultAction =
   /** Answers with an S3 error document without forwarding (the request never reaches S3). */
@@ -70,24 +71,6 @@ function readAll(stream: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/**
- * With flexible checksums the SDK may send a PutObject body as `aws-chunked` with a trailing checksum;
- * the stored object is the decoded payload, which is what a test wants to look at.
- */
-export function decodeAwsChunked(raw: Buffer): Buffer {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const eol = raw.indexOf("\r\n", at);
-    if (eol < 0) break;
-    const size = Number.parseInt(raw.subarray(at, eol).toString("latin1").split(";")[0] ?? "", 16);
-    if (!Number.isFinite(size) || size === 0) break;
-    out.push(raw.subarray(eol + 2, eol + 2 + size));
-    at = eol + 2 + size + 2;
-  }
-  return Buffer.concat(out);
-}
-
 export async function startS3FaultProxy(upstream: string, bucket: string): Promise<S3FaultProxy> {
   const target = new URL(upstream);
   let rules: ActiveRule[] = [];
@@ -96,9 +79,10 @@ export async function startS3FaultProxy(upstream: string, bucket: string): Promi
   const sockets = new Set<Socket>();
   const held = new Set<ServerResponse>();
 
-  // moto checks If-Match / If-None-Match and then stores the object in two steps, with no lock between
-  // them: two conditional PUTs of one key at the same moment can both pass. S3 makes the pair atomic, and
-  // so does this proxy, by forwarding one conditional PUT per key at a time.
+  // S3 checks If-Match / If-None-Match and stores the object as one step, and so does the Node.js
+  // stand-in; moto checks and then stores with no lock between (moto/s3/responses.py), so two conditional
+  // PUTs of one key at the same moment can both pass there. Forwarding one conditional PUT per key at a
+  // time gives the fault tests S3's behaviour on either implementation.
   const conditionalLanes = new Map<string, Promise<unknown>>();
   const oneAtATime = <T>(key: string, work: () => Promise<T>): Promise<T> => {
     const run = (conditionalLanes.get(key) ?? Promise.resolve()).then(work, work);
@@ -175,10 +159,12 @@ export async function startS3FaultProxy(upstream: string, bucket: string): Promi
         (req.headers["if-match"] !== undefined || req.headers["if-none-match"] !== undefined);
       const answer = conditional ? await oneAtATime(key, () => forward(req, body)) : await forward(req, body);
       if (method === "PUT" && key !== undefined && answer.status >= 200 && answer.status < 300) {
+        // With flexible checksums the SDK may send the body aws-chunked, with a trailing checksum; the
+        // stored object is the decoded payload, which is what a test wants to look at.
         const encoded = String(req.headers["content-encoding"] ?? "").includes("aws-chunked");
         puts.push({
           key,
-          body: (encoded ? decodeAwsChunked(body) : body).toString("utf8"),
+          body: (encoded ? decodeAwsChunked(body).payload : body).toString("utf8"),
           status: answer.status,
         });
       }

@@ -1,5 +1,5 @@
 /**
- * One small, complete deployment for fault tests: the ECS/EC2 stand-in, moto's S3 behind a fault proxy,
+ * One small, complete deployment for fault tests: the ECS/EC2 stand-in, S3 (startS3) behind a fault proxy,
  * and discovery engines built the way the Lambda builds them (real SDK clients, S3 output with
  * conditional writes), but with short timeouts and few attempts so "beyond retries" is reached quickly.
  */
@@ -17,7 +17,7 @@ import { serializeGroups, validateFileSd } from "../../lambda/shared/file-sd.js"
 import { parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 import { type StandIn, startStandIn } from "../standin/index.js";
 import { type LogLine, recordingLog } from "../support/engine-harness.js";
-import type { MotoServer } from "../support/moto.js";
+import type { S3Server } from "../support/s3.js";
 import { type S3FaultProxy, startS3FaultProxy } from "./s3-proxy.js";
 
 export const BUCKET = "fault-targets";
@@ -30,14 +30,14 @@ export const REQUEST_TIMEOUT_MS = 250;
 export interface World {
   standIn: StandIn;
   proxy: S3FaultProxy;
-  /** Talks to moto directly, past the proxy: what is really stored. */
+  /** Talks to S3 directly, past the proxy: what is really stored. */
   admin: S3Client;
   account: string;
   region: string;
   close(): Promise<void>;
 }
 
-export function motoClient(url: string): S3Client {
+export function adminClient(url: string): S3Client {
   return new S3Client({
     endpoint: url,
     forcePathStyle: true,
@@ -48,12 +48,12 @@ export function motoClient(url: string): S3Client {
 }
 
 /** A fresh stand-in and an empty bucket; the engine's S3 traffic goes through the fault proxy. */
-export async function startWorld(moto: MotoServer): Promise<World> {
-  await moto.reset();
-  const admin = motoClient(moto.url);
+export async function startWorld(s3: S3Server): Promise<World> {
+  await s3.reset();
+  const admin = adminClient(s3.url);
   await admin.send(new CreateBucketCommand({ Bucket: BUCKET }));
   const standIn = await startStandIn();
-  const proxy = await startS3FaultProxy(moto.url, BUCKET);
+  const proxy = await startS3FaultProxy(s3.url, BUCKET);
   Object.assign(process.env, standIn.env(), { AWS_ENDPOINT_URL_S3: proxy.url });
   return {
     standIn,
@@ -114,7 +114,7 @@ export const targetsKey = (world: World, cluster: string) =>
 export const stateKey = (world: World, cluster: string) =>
   `${STATE}${world.account}/${world.region}/${cluster}.json`;
 
-/** Every stored object under a prefix, read from moto directly. */
+/** Every stored object under a prefix, read from S3 directly, past the proxy. */
 export async function storedObjects(world: World, prefix = TARGETS): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const listing = await world.admin.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -9,12 +9,12 @@ import type { App } from "aws-cdk-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StandIn, startStandIn } from "../standin/server.js";
 import { synthConstruct } from "../support/cdk.js";
-import { type MotoServer, startMoto } from "../support/moto.js";
+import { type S3Server, startS3 } from "../support/s3.js";
 
 /**
  * The function exactly as `cdk deploy` ships it: the esbuild bundle from the cloud assembly, loaded in a fresh
  * Node process (no tsx, no node_modules on the way), with the environment the template gives it, run on the
- * sample events against the ECS/EC2 stand-in and moto's S3.
+ * sample events against the ECS/EC2 stand-in and S3 (startS3).
  */
 const REAL_ENTRY = fileURLToPath(new URL("../../lambda/handler.ts", import.meta.url));
 const ACCOUNT = "111122223333"; // the sample events' account
@@ -23,7 +23,11 @@ const BUCKET = "bundle-test-targets";
 
 const RUNNER = `
 import { readFileSync, writeFileSync } from "node:fs";
-const [bundle, eventsFile, resultsFile] = process.argv.slice(2);
+import { registerHooks } from "node:module";
+const [bundle, eventsFile, resultsFile, loadedFile] = process.argv.slice(2);
+// Every module file the process loads, chunks imported on first use included.
+const loaded = [];
+registerHooks({ load: (url, context, next) => (loaded.push(url), next(url, context)) });
 const { handler } = await import(bundle);
 const context = {
   functionName: "discovery",
@@ -42,10 +46,11 @@ for (const event of JSON.parse(readFileSync(eventsFile, "utf8"))) {
   }
 }
 writeFileSync(resultsFile, JSON.stringify(results));
+writeFileSync(loadedFile, JSON.stringify(loaded));
 `;
 
 let standIn: StandIn;
-let moto: MotoServer;
+let s3Server: S3Server;
 let s3: S3Client;
 let bundle: string;
 let functionEnv: Record<string, string>;
@@ -57,27 +62,34 @@ const fixture = (name: string) =>
 
 /** The function's stdout (its logs and EMF metrics) of the last run, as CloudWatch would receive it. */
 let lastStdout = "";
+/** The bundle's files (relative to its directory) that the last run's process loaded. */
+let lastLoaded: string[] = [];
 
 async function run(events: unknown[]): Promise<{ ok?: Record<string, unknown>; error?: string }[]> {
   const eventsFile = join(work, "events.json");
   const resultsFile = join(work, "results.json");
+  const loadedFile = join(work, "loaded.json");
   writeFileSync(eventsFile, JSON.stringify(events));
   writeFileSync(join(work, "runner.mjs"), RUNNER);
   ({ stdout: lastStdout } = await promisify(execFile)(
     process.execPath,
-    [join(work, "runner.mjs"), pathToFileURL(bundle).href, eventsFile, resultsFile],
+    [join(work, "runner.mjs"), pathToFileURL(bundle).href, eventsFile, resultsFile, loadedFile],
     {
       cwd: work,
       env: {
         PATH: process.env.PATH ?? "",
         ...functionEnv,
         ...standIn.env(),
-        AWS_ENDPOINT_URL_S3: moto.url,
+        AWS_ENDPOINT_URL_S3: s3Server.url,
         AWS_LAMBDA_FUNCTION_NAME: "discovery",
       },
       timeout: 60_000,
     },
   ));
+  const base = `${pathToFileURL(dirname(bundle)).href}/`;
+  lastLoaded = (JSON.parse(readFileSync(loadedFile, "utf8")) as string[])
+    .filter((url) => url.startsWith(base))
+    .map((url) => url.slice(base.length));
   return JSON.parse(readFileSync(resultsFile, "utf8"));
 }
 
@@ -94,7 +106,7 @@ beforeAll(async () => {
   );
   work = mkdtempSync(join(tmpdir(), "bundle-test-"));
 
-  [standIn, moto] = await Promise.all([startStandIn({ region: REGION, account: ACCOUNT }), startMoto()]);
+  [standIn, s3Server] = await Promise.all([startStandIn({ region: REGION, account: ACCOUNT }), startS3()]);
   const fleet = standIn.fleet;
   fleet.addCluster("default");
   fleet.registerTaskDefinition({
@@ -113,17 +125,37 @@ beforeAll(async () => {
 
   s3 = new S3Client({
     region: REGION,
-    endpoint: moto.url,
+    endpoint: s3Server.url,
     forcePathStyle: true,
-    credentials: { accessKeyId: "moto", secretAccessKey: "moto" },
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
   });
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([standIn?.close(), moto?.stop()]);
+  await Promise.all([standIn?.close(), s3Server?.stop()]);
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+interface PackageJson {
+  scripts: Record<string, string | undefined>;
+}
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** Every file under `dir`, relative to it, sorted. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath, d.name)))
+    .sort();
+}
+
+const bundleFiles = () => filesUnder(dirname(bundle)).filter((f) => f.endsWith(".mjs"));
+
+/** The bundle's files holding the EC2 SDK, known by its service namespace in the SDK's schemas. */
+const ec2Files = () =>
+  bundleFiles().filter((f) => readFileSync(join(dirname(bundle), f), "utf8").includes('"com.amazonaws.ec2"'));
 
 const objectKey = `targets/${ACCOUNT}/${REGION}/default.json`;
 
@@ -133,15 +165,38 @@ async function published(): Promise<{ targets: string[]; labels: Record<string, 
 }
 
 describe("the deployed bundle", () => {
-  it("carries the SDK and the engine in one ESM file", () => {
-    const code = readFileSync(bundle, "utf8");
-    expect(code).not.toMatch(/from\s*"@aws-sdk\//);
-    expect(code).not.toMatch(/from\s*"@aws-lambda-powertools\//);
+  it("carries the SDK and the engine in ESM files: an entry and the chunks it imports", () => {
+    expect(bundleFiles()).toContain("index.mjs");
+    for (const file of bundleFiles()) {
+      const code = readFileSync(join(dirname(bundle), file), "utf8");
+      expect(code, file).not.toMatch(/from\s*"@aws-sdk\//);
+      expect(code, file).not.toMatch(/from\s*"@aws-lambda-powertools\//);
+    }
+  });
+
+  it("keeps the EC2 SDK in one file, not the entry", () => {
+    expect(ec2Files()).toHaveLength(1);
+    expect(ec2Files()).not.toContain("index.mjs");
+  });
+
+  it("is what npm run build:lambda builds, file for file", async () => {
+    const out = join(work, "build-lambda");
+    const script = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as PackageJson).scripts[
+      "build:lambda"
+    ];
+    expect(script).toContain("dist/lambda");
+    await promisify(execFile)("sh", ["-c", (script ?? "").replace("dist/lambda", out)], {
+      cwd: ROOT,
+      env: { ...process.env, PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}` },
+    });
+    expect(filesUnder(out)).toEqual(filesUnder(dirname(bundle)));
   });
 
   it("publishes the running task on a manual resync", async () => {
     const [result] = await run([{ action: "resync" }]);
     expect(result?.error).toBeUndefined();
+    // The host is new: DescribeInstances, so the EC2 chunk was loaded (and the check below can see it).
+    expect(lastLoaded).toEqual(expect.arrayContaining(ec2Files()));
     const groups = await published();
     expect(groups).toHaveLength(1);
     expect(groups[0]?.labels.job).toBe("nginx");
@@ -204,6 +259,9 @@ describe("the deployed bundle", () => {
     const [result] = await run([batch]);
     expect(result?.error).toBeUndefined();
     expect(result?.ok?.batchItemFailures).toEqual([]);
+    // A cold start on an event for a known host: the EC2 SDK is neither loaded nor evaluated.
+    expect(lastLoaded).toContain("index.mjs");
+    expect(lastLoaded.filter((file) => ec2Files().includes(file))).toEqual([]);
   });
 
   it("takes the stopped task away after its task event", async () => {

@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSidecar } from "../../sidecar/app.js";
 import { jsonLogger } from "../../sidecar/log.js";
 import { type S3FaultProxy, startS3FaultProxy } from "../faults/s3-proxy.js";
-import { motoClient } from "../faults/world.js";
+import { adminClient } from "../faults/world.js";
 import { generateFleet, type StandIn, startStandIn } from "../standin/index.js";
-import { type MotoServer, startMoto } from "../support/moto.js";
+import { type S3Server, startS3 } from "../support/s3.js";
 
 const SECRET = "SECRETMARKERwJalrXUtnFEMIK7MDENGbPxRfiCYzq1";
 const TOKEN = "TOKENMARKERIQoJb3JpZ2luX2VjEJrtoken0a1b2c3d4e5f";
@@ -65,15 +65,15 @@ async function capture<T>(body: () => Promise<T>): Promise<{ value?: T; error?: 
   }
 }
 
-let moto: MotoServer;
+let s3: S3Server;
 let standIn: StandIn;
 let proxy: S3FaultProxy;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  moto = await startMoto();
-  await motoClient(moto.url).send(new CreateBucketCommand({ Bucket: BUCKET }));
-  proxy = await startS3FaultProxy(moto.url, BUCKET);
+  s3 = await startS3();
+  await adminClient(s3.url).send(new CreateBucketCommand({ Bucket: BUCKET }));
+  proxy = await startS3FaultProxy(s3.url, BUCKET);
   standIn = await startStandIn();
   generateFleet(standIn, { clusters: 3, tasks: 24, hostsPerCluster: 2, seed: 11 });
   Object.assign(process.env, standIn.env(), {
@@ -91,7 +91,7 @@ afterAll(async () => {
   Object.assign(process.env, saved);
   await proxy?.close();
   await standIn?.close();
-  await moto?.stop();
+  await s3?.stop();
 });
 
 describe("no secret in any log", () => {
@@ -176,7 +176,7 @@ describe("no secret in any log", () => {
   });
 
   it("the sidecar, through every failure that logs", async () => {
-    const admin = motoClient(moto.url);
+    const admin = adminClient(s3.url);
     const dir = await mkdtemp(join(tmpdir(), "secret-sidecar-"));
     const k = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;
     await admin.send(

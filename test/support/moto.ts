@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "./ports.js";
+
+/** Re-exported for the benchmarks, which import it from here. */
+export { freePort };
 
 /** A moto server (S3, and ECS/EC2 when a test wants moto's own model) on a free loopback port. */
 export interface MotoServer {
@@ -7,18 +10,6 @@ export interface MotoServer {
   port: number;
   reset(): Promise<void>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { stringify } from "yaml";
-import { freePort } from "./moto.js";
+import { freePort } from "./ports.js";
 
 const INSTALL_HINT = "install it with `apt-get install -y --no-install-recommends prometheus`";
 

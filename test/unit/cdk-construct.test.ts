@@ -71,7 +71,10 @@ describe("discovery function", () => {
     expect(code).toContain("S3Client");
   });
   it("maps stack traces through the source map", () => {
-    expect(env(t).NODE_OPTIONS).toBe("--enable-source-maps");
+    expect(env(t).NODE_OPTIONS).toMatch(/^--enable-source-maps /);
+  });
+  it("limits V8's heap to what the function's memory allows (60 % old space, small semi-spaces)", () => {
+    expect(env(t).NODE_OPTIONS).toBe("--enable-source-maps --max-old-space-size=307 --max-semi-space-size=4");
   });
   it("logs JSON to its own log group, kept 30 days by default", () => {
     t.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
@@ -104,7 +107,7 @@ describe("discovery function", () => {
       POWERTOOLS_LOG_LEVEL: "INFO",
       POWERTOOLS_SERVICE_NAME: "prometheus-ecs-discovery",
       POWERTOOLS_METRICS_NAMESPACE: "PrometheusEcsDiscovery",
-      NODE_OPTIONS: "--enable-source-maps",
+      NODE_OPTIONS: "--enable-source-maps --max-old-space-size=307 --max-semi-space-size=4",
     });
   });
   it("passes the bucket's name", () => {
@@ -136,6 +139,16 @@ describe("discovery function", () => {
   });
   it("fails the synth on an unknown include item, naming INCLUDE", () => {
     expect(() => synthConstruct({ include: ["TAGS", "LABELS" as "TAGS"] })).toThrow(/INCLUDE.*"LABELS"/);
+  });
+  it("fails the synth on an event source Lambda would refuse at deploy time", () => {
+    expect(() => synthConstruct({ eventBatchingWindow: Duration.seconds(0) })).toThrow(
+      /eventBatchSize 1000 needs an eventBatchingWindow of at least 1 second/,
+    );
+    expect(() => synthConstruct({ eventBatchSize: 20_000 })).toThrow(/eventBatchSize must be .* 10000/);
+    expect(() => synthConstruct({ eventBatchingWindow: Duration.minutes(6) })).toThrow(/from 0 to 300/);
+    expect(() =>
+      synthConstruct({ eventBatchingWindow: Duration.seconds(0), eventBatchSize: 10 }),
+    ).not.toThrow();
   });
   it("passes prefixes", () => {
     expect([env(c).TARGETS_PREFIX, env(c).STATE_PREFIX]).toEqual(["sd/", "engine/"]);
@@ -213,10 +226,10 @@ describe("ECS task event rule", () => {
 });
 
 describe("storm control: queue, batching, bounded concurrency", () => {
-  it("hands the function up to 1000 events gathered for up to 5 s", () => {
+  it("hands the function up to 1000 events gathered for up to 1 s", () => {
     t.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       BatchSize: 1000,
-      MaximumBatchingWindowInSeconds: 5,
+      MaximumBatchingWindowInSeconds: 1,
     });
   });
   it("runs at most 2 event invocations at once", () => {

@@ -66,6 +66,7 @@ describe(".circleci/config.yml", () => {
     );
     expect(commands.some((c) => /pip install .*moto\[server\]/.test(c))).toBe(true);
     expect(commands.some((c) => /apt-get install .*\bprometheus$/.test(c))).toBe(true);
+    expect(commands).toContain("npm run test:moto");
   });
 
   it("deploys every region of cdk.json", () => {

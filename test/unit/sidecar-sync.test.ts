@@ -294,6 +294,25 @@ describe("Syncer (fake S3, real directory)", () => {
     expect((await metrics.objects.get()).values[0]?.value).toBe(2);
   });
 
+  it("streams /targets byte for byte as the merged groups, with its length known up front", async () => {
+    const store = new FakeStore();
+    store.put(K("b"), JSON.stringify([{ labels: { job: "b" }, targets: ["10.0.0.2:80"] }], null, 2));
+    store.put(K("a"), "[]");
+    store.put(K("c"), JSON.stringify([{ targets: ["10.0.0.1:80"] }, { targets: ["10.0.0.3:80"] }]));
+    const dir = await tempDir();
+    const { syncer } = makeSyncer(store, dir);
+    await syncer.init();
+    await syncer.syncOnce();
+    const expected =
+      '[{"targets":["10.0.0.2:80"],"labels":{"job":"b"}},{"targets":["10.0.0.1:80"]},{"targets":["10.0.0.3:80"]}]';
+    expect(syncer.targetsJson()).toBe(expected);
+    const body = syncer.targetsBody();
+    const chunks: Buffer[] = [];
+    for await (const chunk of body.stream()) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString("utf8")).toBe(expected);
+    expect(body.byteLength).toBe(Buffer.byteLength(expected));
+  });
+
   it("creates a missing output directory", async () => {
     const store = new FakeStore();
     store.put(K("a"), "[]");

@@ -1,10 +1,10 @@
-/** The sidecar as a child process (node --import tsx sidecar/main.ts) against moto: CLI, signals, HTTP. */
+/** The sidecar as a child process (node --import tsx sidecar/main.ts) against S3 (startS3): CLI, signals, HTTP. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type MotoServer, startMoto } from "../support/moto.js";
+import { type S3Server, startS3 } from "../support/s3.js";
 import { group, jsonFiles, tempDir, waitFor } from "../support/sidecar-fakes.js";
 
 const BUCKET = "sd-cli";
@@ -12,7 +12,7 @@ const K = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;
 const F = (cluster: string) => `123456789012_us-east-1_${cluster}.json`;
 const ROOT = join(import.meta.dirname, "..", "..");
 
-let moto: MotoServer;
+let s3: S3Server;
 let admin: S3Client;
 const children: ChildProcess[] = [];
 
@@ -30,7 +30,7 @@ function runSidecar(args: string[], env: Record<string, string> = {}): Run {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
-      AWS_ENDPOINT_URL: moto.url,
+      AWS_ENDPOINT_URL: s3.url,
       AWS_REGION: "us-east-1",
       AWS_ACCESS_KEY_ID: "test",
       AWS_SECRET_ACCESS_KEY: "test",
@@ -60,6 +60,9 @@ function runSidecar(args: string[], env: Record<string, string> = {}): Run {
   return { child, records, stderr: () => stderr, exit };
 }
 
+/** What the sidecar said, for a failed expectation's message. */
+const explain = (run: Run) => `records: ${JSON.stringify(run.records)}\nstderr: ${run.stderr()}`;
+
 async function put(key: string, body: string) {
   await admin.send(
     new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: "application/json" }),
@@ -67,9 +70,9 @@ async function put(key: string, body: string) {
 }
 
 beforeAll(async () => {
-  moto = await startMoto();
+  s3 = await startS3();
   admin = new S3Client({
-    endpoint: moto.url,
+    endpoint: s3.url,
     forcePathStyle: true,
     region: "us-east-1",
     credentials: { accessKeyId: "test", secretAccessKey: "test" },
@@ -77,7 +80,7 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
-  await moto.reset();
+  await s3.reset();
   await admin.send(new CreateBucketCommand({ Bucket: BUCKET }));
 });
 
@@ -88,7 +91,7 @@ afterEach(() => {
 
 afterAll(async () => {
   admin?.destroy();
-  await moto?.stop();
+  await s3?.stop();
 });
 
 describe("sidecar CLI", () => {
@@ -125,7 +128,7 @@ describe("sidecar CLI", () => {
     await put(K("a"), group("10.0.0.1:9100"));
     const dir = await tempDir();
     const run = runSidecar(["--once"], { SIDECAR_BUCKET: BUCKET, SIDECAR_OUT_DIR: dir });
-    expect(await run.exit).toBe(0);
+    expect(await run.exit, explain(run)).toBe(0);
     expect(await jsonFiles(dir)).toEqual({ [F("a")]: group("10.0.0.1:9100") });
     expect(run.records.find((r) => r.event === "sync_finished")).toMatchObject({
       result: "success",
@@ -136,7 +139,8 @@ describe("sidecar CLI", () => {
   it("--once: exit non-zero when the sync fails (no such bucket), files untouched", async () => {
     await put(K("a"), group("10.0.0.1:9100"));
     const dir = await tempDir();
-    expect(await runSidecar(["--bucket", BUCKET, "--out-dir", dir, "--once"]).exit).toBe(0);
+    const first = runSidecar(["--bucket", BUCKET, "--out-dir", dir, "--once"]);
+    expect(await first.exit, explain(first)).toBe(0);
     const run = runSidecar(["--bucket", "no-such-bucket", "--out-dir", dir, "--once"]);
     expect(await run.exit).toBe(1);
     expect(run.records.find((r) => r.event === "list_failed")).toMatchObject({ level: "error" });

@@ -1,4 +1,4 @@
-/** The sync against a real (moto) S3: request counts, changes, deletions, failures, bad keys; HTTP. */
+/** The sync against S3 over HTTP (startS3: the stand-in, or moto): request counts, changes, deletions, failures, bad keys; HTTP. */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -16,14 +16,14 @@ import { memoryLogger } from "../../sidecar/log.js";
 import { SidecarMetrics } from "../../sidecar/metrics.js";
 import { S3ObjectStore } from "../../sidecar/store.js";
 import { Syncer, syncId } from "../../sidecar/sync.js";
-import { type MotoServer, startMoto } from "../support/moto.js";
+import { type S3Server, s3Kind, startS3 } from "../support/s3.js";
 import { group, jsonFiles, tempDir } from "../support/sidecar-fakes.js";
 
 const BUCKET = "sd-bucket";
 const K = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;
 const F = (cluster: string) => `123456789012_us-east-1_${cluster}.json`;
 
-let moto: MotoServer;
+let server: S3Server;
 /** Real HTTP requests by operation, counted by SDK middleware on the sidecar's client. */
 let sent: Record<string, number>;
 let client: S3Client;
@@ -63,9 +63,9 @@ function setup(options: { maxObjectBytes?: number } = {}) {
 }
 
 beforeAll(async () => {
-  moto = await startMoto();
-  admin = s3(moto.url);
-  client = s3(moto.url);
+  server = await startS3();
+  admin = s3(server.url);
+  client = s3(server.url);
   client.middlewareStack.add(
     (next, context) => async (args) => {
       sent[context.commandName ?? "?"] = (sent[context.commandName ?? "?"] ?? 0) + 1;
@@ -78,16 +78,16 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.destroy();
   admin?.destroy();
-  await moto?.stop();
+  await server?.stop();
 });
 
 beforeEach(async () => {
-  await moto.reset();
+  await server.reset();
   await admin.send(new CreateBucketCommand({ Bucket: BUCKET }));
   sent = {};
 });
 
-describe("sync against moto S3", () => {
+describe(`sync against S3 (${s3Kind()})`, () => {
   it("first sync writes the files; an unchanged poll is exactly 1 LIST and 0 GET", async () => {
     await put(K("a"), group("10.0.0.1:9100", { job: "a" }));
     await put(K("b"), "[]");
