@@ -212,7 +212,6 @@ function baseEnv(): Record<string, string> {
     POWERTOOLS_SERVICE_NAME: "prometheus-ecs-discovery",
     POWERTOOLS_LOG_LEVEL: "WARN",
     AWS_LAMBDA_FUNCTION_NAME: "discovery",
-    NODE_NO_WARNINGS: "1",
   };
 }
 

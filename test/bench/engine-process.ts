@@ -67,8 +67,7 @@ export class EngineProcess {
       execArgv: (process.env.BENCH_ENGINE_NODE_OPTIONS ?? nodeOptionsFor(DEFAULT_MEMORY_MB))
         .split(/\s+/)
         .filter(Boolean),
-      // The SDK's Node-version notice is not the engine's output.
-      env: { ...process.env, ...env, BENCH_STORE: store.name, NODE_NO_WARNINGS: "1" },
+      env: { ...process.env, ...env, BENCH_STORE: store.name },
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

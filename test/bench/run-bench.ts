@@ -60,7 +60,7 @@ if (values.help || values.list) {
     `  ${"bundle".padEnd(14)} [quick] Lambda bundle size and module init time in fresh Node processes`,
   );
   console.log(
-    `  ${"sidecar".padEnd(14)} the sidecar bundle against moto S3 (small, 1k, 10k fleets): requests per idle poll, change → disk, memory`,
+    `  ${"sidecar".padEnd(14)} the sidecar bundle against the S3 stand-in (small, 1k, 10k fleets): requests per idle poll, change → disk, memory`,
   );
   process.exit(0);
 }
@@ -118,7 +118,7 @@ let sidecar: SidecarBenchResult[] | undefined;
 if (selected.includes("sidecar")) {
   const t0 = performance.now();
   progress(
-    "… sidecar: dist/sidecar.mjs against moto S3 with 100, 1,000 and 10,000-task fleets' objects, default interval",
+    "… sidecar: dist/sidecar.mjs against the S3 stand-in with 100, 1,000 and 10,000-task fleets' objects, default interval",
   );
   sidecar = await sidecarBenchAll();
   timings.sidecar = performance.now() - t0;

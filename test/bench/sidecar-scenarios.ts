@@ -1,6 +1,6 @@
 /**
  * The sidecar's figures, measured on the shipped bundle (dist/sidecar.mjs) as a separate process against
- * moto's S3, with objects the engine wrote for a generated fleet:
+ * the tests' S3 (the Node.js stand-in, or moto with S3_STANDIN=moto), with objects the engine wrote for a generated fleet:
  *   - S3 requests per poll when nothing changed (the goal: one LIST, zero GET);
  *   - time from an object change in S3 to the new file on disk, at the default 5 s interval;
  *   - the process's peak resident memory (VmHWM) and what it settles at, next to the budgets.
@@ -14,13 +14,14 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createCaches } from "../../lambda/discovery/caches.js";
 import { DirectoryTargetOutput } from "../../lambda/publish/directory-output.js";
 import { parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 import { generateFleet, startStandIn } from "../standin/index.js";
 import { engineAgainst } from "../support/engine-harness.js";
-import { freePort, startMoto } from "../support/moto.js";
+import { freePort } from "../support/ports.js";
+import { s3Client, startS3 } from "../support/s3.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BUNDLE = join(ROOT, "dist", "sidecar.mjs");
@@ -182,18 +183,17 @@ async function publishFleet(options: SidecarBenchOptions, work: string, s3: S3Cl
   return out;
 }
 
-function startSidecar(launch: SidecarLaunch, outDir: string, port: number, motoUrl: string): ChildProcess {
+function startSidecar(launch: SidecarLaunch, outDir: string, port: number, s3Url: string): ChildProcess {
   return spawn(
     launch.node,
     [...launch.flags, BUNDLE, "--bucket", "bench", "--out-dir", outDir, "--listen", `127.0.0.1:${port}`],
     {
       env: {
         ...process.env,
-        AWS_ENDPOINT_URL_S3: motoUrl,
+        AWS_ENDPOINT_URL_S3: s3Url,
         AWS_REGION: "us-east-1",
         AWS_ACCESS_KEY_ID: "x",
         AWS_SECRET_ACCESS_KEY: "x",
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         SIDECAR_LOG_LEVEL: "warn",
       },
       stdio: ["ignore", "ignore", "inherit"],
@@ -265,22 +265,16 @@ async function timeChanges(options: SidecarBenchOptions, published: Published, s
 
 /** One fleet: publish, start the sidecar, measure. The bundle must be built (buildSidecarBundle). */
 export async function sidecarBench(options: SidecarBenchOptions): Promise<SidecarBenchResult> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const work = await mkdtemp(join(tmpdir(), "sidecar-bench-"));
-  const moto = await startMoto();
+  const server = await startS3();
   let child: ChildProcess | undefined;
-  const s3 = new S3Client({
-    endpoint: moto.url,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  const s3 = s3Client(server.url, { maxAttempts: 3 });
   try {
     const published = await publishFleet(options, work, s3);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const outDir = join(work, "sd");
-    child = startSidecar(options.launch, outDir, port, moto.url);
+    child = startSidecar(options.launch, outDir, port, server.url);
     const pid = child.pid as number;
     await until(
       async () =>
@@ -313,7 +307,7 @@ export async function sidecarBench(options: SidecarBenchOptions): Promise<Sideca
   } finally {
     child?.kill("SIGTERM");
     s3.destroy();
-    await moto.stop();
+    await server.stop();
     await rm(work, { recursive: true, force: true });
   }
 }

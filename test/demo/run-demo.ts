@@ -299,8 +299,6 @@ async function shutdown(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // The SDK's notice that its 2027 releases need Node.js 22 is not news to a demo; the Lambda runs on 22.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   await rm(WORK, { recursive: true, force: true });
   await mkdir(SD_DIR, { recursive: true });
 

@@ -25,7 +25,6 @@ export function cli(args: string[], env: Record<string, string | undefined>): Pr
         AWS_CONFIG_FILE: "/nonexistent",
         AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
         AWS_EC2_METADATA_DISABLED: "true",
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
