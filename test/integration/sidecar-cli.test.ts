@@ -4,6 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { shippedNodeFlags } from "../bench/sidecar-scenarios.js";
 import { type S3Server, startS3 } from "../support/s3.js";
 import { group, jsonFiles, tempDir, waitFor } from "../support/sidecar-fakes.js";
 
@@ -23,8 +24,8 @@ interface Run {
   exit: Promise<number | null>;
 }
 
-function runSidecar(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ["--import", "tsx", "sidecar/main.ts", ...args], {
+function runSidecar(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []): Run {
+  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "sidecar/main.ts", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: {
@@ -134,6 +135,17 @@ describe("sidecar CLI", () => {
       result: "success",
       written: 1,
     });
+  });
+
+  it("syncs under the node flags the image starts it with, and warns about nothing", async () => {
+    const flags = shippedNodeFlags();
+    expect(flags.length).toBeGreaterThan(0);
+    await put(K("a"), group("10.0.0.1:9100"));
+    const dir = await tempDir();
+    const run = runSidecar(["--once"], { SIDECAR_BUCKET: BUCKET, SIDECAR_OUT_DIR: dir }, flags);
+    expect(await run.exit, explain(run)).toBe(0);
+    expect(await jsonFiles(dir)).toEqual({ [F("a")]: group("10.0.0.1:9100") });
+    expect(run.stderr()).not.toMatch(/warning/i);
   });
 
   it("--once: exit non-zero when the sync fails (no such bucket), files untouched", async () => {
