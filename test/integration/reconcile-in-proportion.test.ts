@@ -2,7 +2,7 @@
  * A scheduled reconcile lists every task but describes only what the recorded state does not already know;
  * these tests hold it to being exactly as right as a reconcile that describes everything.
  */
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -156,6 +156,38 @@ describe("a scheduled reconcile in proportion to change", () => {
     expect((await engine.run(schedule())).apiCalls).toMatchObject({ DescribeTasks: 3, DescribeInstances: 1 });
     clock += 5 * 60_000;
     expect((await engine.run(schedule())).apiCalls.DescribeTasks).toBeUndefined();
+  });
+});
+
+describe("a state recorded by an earlier release", () => {
+  it("describes each task definition once more (to learn its health checks), then nothing it knows", async () => {
+    generateFleet(standIn, {
+      clusters: 1,
+      tasks: 200,
+      hostsPerCluster: 10,
+      seed: 14,
+      pendingFraction: 0,
+      metadata: false,
+    });
+    const output = new DirectoryTargetOutput(dir);
+    await engineAgainst(standIn, output, { caches: createCaches() }).engine.run(resync());
+    const ref = { accountId: standIn.account, region: standIn.region, name: "cluster-01" };
+    const path = output.locationOf(ref, "state");
+    const state = JSON.parse(await readFile(path, "utf-8"));
+    const defs = [state.taskDefinitions, state.otherTaskDefinitions ?? {}];
+    for (const group of defs)
+      for (const def of Object.values(group)) delete (def as Record<string, unknown>).healthChecks;
+    delete state.otherTasks;
+    delete state.describedAt;
+    await writeFile(path, JSON.stringify(state));
+    const revisions = defs.reduce((n, group) => n + Object.keys(group).length, 0);
+
+    const { engine } = engineAgainst(standIn, output, { caches: createCaches() });
+    const upgraded = await engine.run(schedule());
+    expect(upgraded.apiCalls.DescribeTaskDefinition).toBe(revisions);
+    expect(upgraded.apiCalls.DescribeTasks).toBe(2);
+    expect(upgraded.drift).toEqual({ added: 0, removed: 0 });
+    expect((await engine.run(schedule())).apiCalls).toEqual({ ListClusters: 1, ListTasks: 2 });
   });
 });
 
