@@ -1,5 +1,5 @@
 import { Duration, Token } from "aws-cdk-lib";
-import { checkPrefixes } from "../lambda/shared/settings.js";
+import { checkPrefixes } from "../lambda/shared/output-settings.js";
 import { discoveryVariables } from "./function-environment.js";
 import { DEFAULTS, type EcsDiscoveryProps } from "./props.js";
 

@@ -10,10 +10,9 @@ import { invoke } from "./invoke.js";
 import { DirectoryTargetOutput } from "./publish/directory-output.js";
 import { S3TargetOutput } from "./publish/s3-output.js";
 import type { TargetOutput } from "./publish/target-output.js";
+import { checkBucket, checkPrefixes } from "./shared/output-settings.js";
 import {
   ConfigError,
-  checkBucket,
-  checkPrefixes,
   DEFAULT_STATE_PREFIX,
   DEFAULT_TARGETS_PREFIX,
   parseClusterList,

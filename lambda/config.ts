@@ -4,12 +4,8 @@
  * message that names the variable instead of misbehaving later.
  */
 import { compileRules, type TargetRules } from "./core/rules.js";
-import {
-  type DiscoverySettings,
-  type OutputSettings,
-  readDiscoverySettings,
-  readOutputSettings,
-} from "./shared/settings.js";
+import { type OutputSettings, readOutputSettings } from "./shared/output-settings.js";
+import { type DiscoverySettings, readDiscoverySettings } from "./shared/settings.js";
 
 export interface EngineConfig {
   /** Cluster names or ARNs; empty means every cluster of the region. */

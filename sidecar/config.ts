@@ -1,6 +1,6 @@
 /** Command line and environment → configuration. Flags win over environment variables. */
 import { DEFAULT_MAX_OBJECT_BYTES, DEFAULT_TARGETS_PREFIX } from "../lambda/shared/file-sd.js";
-import { isBucketName } from "../lambda/shared/settings.js";
+import { isBucketName } from "../lambda/shared/output-settings.js";
 
 export interface SidecarConfig {
   bucket: string;

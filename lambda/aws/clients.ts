@@ -58,10 +58,10 @@ export function createClients(options: ClientOptions): AwsClients {
   for (const client of [ecs, s3]) countCalls(client as unknown as MiddlewareClient, options.counter);
   paceCalls(ecs as unknown as MiddlewareClient, pacer);
   const ec2 = once(async () => {
-    const client = (await import("./ec2-reads.js")).createEc2Client(common);
-    countCalls(client as unknown as MiddlewareClient, options.counter);
-    paceCalls(client as unknown as MiddlewareClient, pacer);
-    return client;
+    const reads = (await import("./ec2-reads.js")).createEc2Reads(common);
+    countCalls(reads.client as unknown as MiddlewareClient, options.counter);
+    paceCalls(reads.client as unknown as MiddlewareClient, pacer);
+    return reads;
   });
   return { ecs, ec2, s3 };
 }

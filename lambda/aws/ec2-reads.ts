@@ -1,6 +1,6 @@
 /**
  * Everything that touches the EC2 SDK, in a module of its own that the rest of the function imports only
- * with `import()` (clients.ts, ecs-read-api.ts): @aws-sdk/client-ec2 is half the bundle, and an event
+ * with `import()` (clients.ts): @aws-sdk/client-ec2 is half the bundle, and an event
  * needs it only for a new host or a new Fargate ENI, so a cold start on an event neither loads nor
  * evaluates it. A static import of this module or of the EC2 SDK anywhere else undoes that
  * (test/integration/lambda-bundle.test.ts notices).
@@ -12,8 +12,6 @@ import {
   paginateDescribeNetworkInterfaces,
 } from "@aws-sdk/client-ec2";
 
-export type { EC2Client };
-
 /** What DescribeInstances says of an EC2 instance. */
 export interface InstanceInfo {
   privateIp?: string;
@@ -23,8 +21,21 @@ export interface InstanceInfo {
   tags: Record<string, string>;
 }
 
-export function createEc2Client(config: EC2ClientConfig): EC2Client {
-  return new EC2Client(config);
+/** The EC2 reads discovery makes, on one client. */
+export interface Ec2Reads {
+  /** The client, for callers that count and pace its calls. */
+  readonly client: EC2Client;
+  describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>>;
+  describeNetworkInterfaces(eniIds: string[]): Promise<Map<string, string | undefined>>;
+}
+
+export function createEc2Reads(config: EC2ClientConfig): Ec2Reads {
+  const client = new EC2Client(config);
+  return {
+    client,
+    describeInstances: (ids) => describeInstances(client, ids),
+    describeNetworkInterfaces: (ids) => describeNetworkInterfaces(client, ids),
+  };
 }
 
 function ec2Tags(list: { Key?: string; Value?: string }[] | undefined): Record<string, string> {
@@ -34,7 +45,7 @@ function ec2Tags(list: { Key?: string; Value?: string }[] | undefined): Record<s
 }
 
 /** By instance id; instances that no longer exist are absent. */
-export async function describeInstances(
+async function describeInstances(
   client: EC2Client,
   instanceIds: string[],
 ): Promise<Map<string, InstanceInfo>> {
@@ -58,7 +69,7 @@ export async function describeInstances(
 }
 
 /** Public IPv4 address by ENI id (undefined: the ENI has none); ENIs that no longer exist are absent. */
-export async function describeNetworkInterfaces(
+async function describeNetworkInterfaces(
   client: EC2Client,
   eniIds: string[],
 ): Promise<Map<string, string | undefined>> {

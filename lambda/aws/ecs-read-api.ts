@@ -10,12 +10,12 @@ import {
 } from "@aws-sdk/client-ecs";
 import type { ClusterInfo, ServiceInfo } from "../core/model.js";
 import { tags } from "../core/normalize.js";
-import type { EC2Client, InstanceInfo } from "./ec2-reads.js";
+import type { Ec2Reads, InstanceInfo } from "./ec2-reads.js";
 
 export type { InstanceInfo };
 
-/** The EC2 client, created (and its SDK module loaded) on the first call. */
-export type Ec2Loader = () => Promise<EC2Client>;
+/** The EC2 reads, created (and the EC2 SDK loaded) on the first call. */
+export type Ec2Loader = () => Promise<Ec2Reads>;
 
 export interface ContainerInstanceInfo {
   containerInstanceArn: string;
@@ -136,8 +136,7 @@ export class SdkEcsReadApi implements EcsReadApi {
 
   async describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>> {
     if (instanceIds.length === 0) return new Map();
-    const [reads, client] = await Promise.all([import("./ec2-reads.js"), this.ec2()]);
-    return reads.describeInstances(client, instanceIds);
+    return (await this.ec2()).describeInstances(instanceIds);
   }
 
   async describeServices(cluster: string, names: string[]): Promise<Map<string, ServiceInfo>> {
@@ -157,7 +156,6 @@ export class SdkEcsReadApi implements EcsReadApi {
 
   async describeNetworkInterfaces(eniIds: string[]): Promise<Map<string, string | undefined>> {
     if (eniIds.length === 0) return new Map();
-    const [reads, client] = await Promise.all([import("./ec2-reads.js"), this.ec2()]);
-    return reads.describeNetworkInterfaces(client, eniIds);
+    return (await this.ec2()).describeNetworkInterfaces(eniIds);
   }
 }

@@ -137,18 +137,10 @@ export interface DiscoverySettings {
   fullDescribeMinutes: number;
 }
 
-export interface OutputSettings {
-  bucket: string;
-  /** Prefix of the file_sd objects; objects are `{prefix}{account}/{region}/{cluster}.json`. */
-  prefix: string;
-  /** Prefix of the function's own state objects; kept apart so readers of `prefix` see file_sd JSON only. */
-  statePrefix: string;
-}
-
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 /** A variable's value, trimmed; unset and blank are the same. */
-function read(env: Env, name: string): string | undefined {
+export function read(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === "" ? undefined : value;
 }
@@ -316,70 +308,6 @@ export function readDiscoverySettings(env: Env): DiscoverySettings {
   const filter = parseFilterLabel(read(env, VARIABLES.filterLabel));
   if (filter) settings.filter = filter;
   return settings;
-}
-
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-export function isBucketName(value: string): boolean {
-  return BUCKET_NAME.test(value);
-}
-
-/** `bucket`, checked; `variable` names where it came from (a variable or a command line flag). */
-export function checkBucket(bucket: string | undefined, variable: string = VARIABLES.bucket): string {
-  if (bucket === undefined)
-    throw new ConfigError(variable, "is required (the S3 bucket for the file_sd objects)");
-  if (!isBucketName(bucket)) throw new ConfigError(variable, `is not a valid S3 bucket name: "${bucket}"`);
-  return bucket;
-}
-
-/**
- * One rule for every key prefix, wherever it is set: non-empty, ends with "/", and nothing that would
- * make a key ambiguous or a policy pattern wider than meant (a leading "/", "..", white space, "*", "?",
- * "\").
- */
-function checkPrefix(value: string, variable: string): string {
-  if (value === "" || !value.endsWith("/"))
-    throw new ConfigError(variable, `must be a key prefix ending with "/", got "${value}"`);
-  if (value.startsWith("/") || value.includes("..") || /[\s\\*?]/.test(value)) {
-    throw new ConfigError(
-      variable,
-      `must be an S3 key prefix without a leading "/", "..", spaces, "*", "?" or "\\", got "${value}"`,
-    );
-  }
-  return value;
-}
-
-/**
- * The state objects must stay out of reach of the file_sd readers, and clean-up of one prefix must never
- * touch the other: neither prefix may contain the other.
- */
-export function checkPrefixes(
-  prefix: string,
-  statePrefix: string,
-  names: { prefix: string; statePrefix: string } = {
-    prefix: VARIABLES.targetsPrefix,
-    statePrefix: VARIABLES.statePrefix,
-  },
-): { prefix: string; statePrefix: string } {
-  checkPrefix(prefix, names.prefix);
-  checkPrefix(statePrefix, names.statePrefix);
-  if (statePrefix.startsWith(prefix) || prefix.startsWith(statePrefix)) {
-    throw new ConfigError(
-      names.statePrefix,
-      `"${statePrefix}" and ${names.prefix} "${prefix}" must not overlap (neither may start with the other)`,
-    );
-  }
-  return { prefix, statePrefix };
-}
-
-/** Where the function writes, from the environment. */
-export function readOutputSettings(env: Env): OutputSettings {
-  const bucket = checkBucket(read(env, VARIABLES.bucket));
-  const prefixes = checkPrefixes(
-    read(env, VARIABLES.targetsPrefix) ?? DEFAULT_TARGETS_PREFIX,
-    read(env, VARIABLES.statePrefix) ?? DEFAULT_STATE_PREFIX,
-  );
-  return { bucket, ...prefixes };
 }
 
 /** Discovery settings as a deployment states them; anything left out takes the function's default. */

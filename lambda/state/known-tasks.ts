@@ -32,6 +32,10 @@ export function staleBecause(
   if (record.version === undefined) return "no version";
   if (record.healthStatus === undefined) return "no health";
   if (rules.includeTags && record.tags === undefined) return "no tags";
+  // A Fargate ENI's public address not yet looked up: described afresh, so the record itself is never
+  // completed in place (memos derived from it stay valid because it never changes).
+  if (record.eniId && !record.containerInstanceArn && record.publicIp === undefined)
+    return "no public address";
   const def = state.taskDefinitions[record.taskDefinitionArn];
   if (def?.healthChecks === undefined) return "definition not known";
   if (def.healthChecks && record.healthStatus !== "HEALTHY") return "health settling";

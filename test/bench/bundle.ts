@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { startStandIn } from "../standin/server.js";
 import { startS3 } from "../support/s3.js";
+import { addWebTask } from "../support/web-task.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -252,21 +253,7 @@ async function againstStandIn(probe: string, entry: string, runs: number): Promi
     startS3(),
   ]);
   try {
-    const fleet = standIn.fleet;
-    fleet.addCluster("default");
-    fleet.registerTaskDefinition({
-      family: "web",
-      containers: [
-        {
-          name: "web",
-          image: "nginx",
-          dockerLabels: { PROMETHEUS_EXPORTER_PORT: "9113", PROMETHEUS_EXPORTER_JOB_NAME: "nginx" },
-          portMappings: [{ containerPort: 9113 }],
-        },
-      ],
-    });
-    fleet.addHost("default");
-    const taskArn = fleet.runTask("default", { taskDefinition: "web", lastStatus: "RUNNING" });
+    const taskArn = addWebTask(standIn.fleet);
     const s3 = new S3Client({
       region: REGION,
       endpoint: s3Server.url,
@@ -276,7 +263,8 @@ async function againstStandIn(probe: string, entry: string, runs: number): Promi
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const env = { ...standIn.env(), AWS_ENDPOINT_URL_S3: s3Server.url };
     await coldStarts(probe, entry, env, { action: "resync" }, 1);
-    return (await coldStarts(probe, entry, env, sqsBatch(fleet.taskStateChangeEvent(taskArn)), runs)).figures;
+    return (await coldStarts(probe, entry, env, sqsBatch(standIn.fleet.taskStateChangeEvent(taskArn)), runs))
+      .figures;
   } finally {
     await Promise.all([standIn.close(), s3Server.stop()]);
   }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StandIn, startStandIn } from "../standin/server.js";
 import { synthConstruct } from "../support/cdk.js";
 import { type S3Server, startS3 } from "../support/s3.js";
+import { addWebTask } from "../support/web-task.js";
 
 /**
  * The function exactly as `cdk deploy` ships it: the esbuild bundle from the cloud assembly, loaded in a fresh
@@ -107,21 +108,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "bundle-test-"));
 
   [standIn, s3Server] = await Promise.all([startStandIn({ region: REGION, account: ACCOUNT }), startS3()]);
-  const fleet = standIn.fleet;
-  fleet.addCluster("default");
-  fleet.registerTaskDefinition({
-    family: "web",
-    containers: [
-      {
-        name: "web",
-        image: "nginx",
-        dockerLabels: { PROMETHEUS_EXPORTER_PORT: "9113", PROMETHEUS_EXPORTER_JOB_NAME: "nginx" },
-        portMappings: [{ containerPort: 9113 }],
-      },
-    ],
-  });
-  fleet.addHost("default");
-  taskArn = fleet.runTask("default", { taskDefinition: "web", lastStatus: "RUNNING" });
+  taskArn = addWebTask(standIn.fleet);
 
   s3 = new S3Client({
     region: REGION,

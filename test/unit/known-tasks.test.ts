@@ -67,6 +67,13 @@ describe("which recorded tasks a reconcile describes again", () => {
     ["definition recorded before health checks were kept", record("h", OLD), "definition not known"],
     ["tags wanted and not recorded", record("i", WEB), "no tags", { INCLUDE: "TAGS" }],
     ["tags wanted and recorded", record("j", WEB, { tags: {} }), undefined, { INCLUDE: "TAGS" }],
+    ["Fargate ENI, public address not looked up", record("k", WEB, { eniId: "eni-1" }), "no public address"],
+    ["Fargate ENI, looked up: none", record("l", WEB, { eniId: "eni-2", publicIp: "" }), undefined],
+    [
+      "awsvpc on EC2 (no public address of its own)",
+      record("m", WEB, { eniId: "eni-3", containerInstanceArn: "ci" }),
+      undefined,
+    ],
   ];
   it.each(cases)("%s", (_, task, reason, env) => {
     const state = stateWith([task]);

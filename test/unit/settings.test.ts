@@ -1,14 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { checkPrefixes, readOutputSettings } from "../../lambda/shared/output-settings.js";
 import {
   ConfigError,
-  checkPrefixes,
   DEFAULT_LABEL_NAMES,
   type DiscoveryInput,
   discoveryEnvironment,
   LABEL_VARIABLES,
   NUMBER_SETTINGS,
   readDiscoverySettings,
-  readOutputSettings,
 } from "../../lambda/shared/settings.js";
 
 describe("the settings contract", () => {
