@@ -1,5 +1,7 @@
 import { Duration, Token } from "aws-cdk-lib";
+import * as logs from "aws-cdk-lib/aws-logs";
 import { checkPrefixes } from "../lambda/shared/output-settings.js";
+import { defaultEventQueueAgeThresholdSeconds } from "./alarms.js";
 import { discoveryVariables } from "./function-environment.js";
 import { DEFAULTS, type EcsDiscoveryProps } from "./props.js";
 
@@ -9,6 +11,10 @@ export interface CheckedProps {
   readonly statePrefix: string;
   readonly reconcileIntervalMinutes: number;
   readonly reconcileMissingPeriods: number;
+  /** The function's timeout. */
+  readonly timeout: Duration;
+  /** The threshold of the event queue's age alarm. */
+  readonly eventQueueAgeThresholdSeconds: number;
   /** The function's discovery variables, checked by the settings contract. */
   readonly discoveryVariables: Record<string, string>;
 }
@@ -19,8 +25,71 @@ export function checkProps(props: EcsDiscoveryProps): CheckedProps {
     ...checkedPrefixes(props),
     ...checkedReconcileSchedule(props),
     ...checkEventSource(props),
+    ...checkConcurrency(props),
+    ...checkedMonitoring(props),
     discoveryVariables: discoveryVariables(props),
   };
+}
+
+/** The retention periods CloudWatch Logs accepts, in days (`logs.RetentionDays`; 9999 keeps logs forever). */
+export const LOG_RETENTION_DAYS: readonly number[] = Object.values(logs.RetentionDays).filter(
+  (v): v is number => typeof v === "number",
+);
+
+/** The message for a retention CloudWatch Logs would refuse at deploy time; `name` is the prop or setting. */
+export function logRetentionProblem(name: string, days: unknown): string | undefined {
+  if (typeof days === "number" && (Token.isUnresolved(days) || LOG_RETENTION_DAYS.includes(days))) return;
+  const accepted = LOG_RETENTION_DAYS.filter((d) => d !== logs.RetentionDays.INFINITE).join(", ");
+  return (
+    `${name} must be one of the retention periods CloudWatch Logs accepts (${accepted} days), ` +
+    `or ${logs.RetentionDays.INFINITE} to keep logs forever; got ${JSON.stringify(days)}`
+  );
+}
+
+const EMAIL = /^[^\s@,;<>"]+@[^\s@,;<>"]+\.[^\s@,;<>"]+$/;
+
+/**
+ * The alarm topic's e-mail address, the log retention and the event queue's age threshold: values that
+ * CloudFormation or SNS would only refuse at deploy time, or that would make an alarm meaningless.
+ */
+function checkedMonitoring(props: EcsDiscoveryProps): {
+  timeout: Duration;
+  eventQueueAgeThresholdSeconds: number;
+} {
+  const { alarmEmail, logRetention } = props;
+  if (alarmEmail !== undefined && !Token.isUnresolved(alarmEmail) && !EMAIL.test(alarmEmail))
+    throw new Error(`alarmEmail must be one e-mail address such as oncall@example.com, got "${alarmEmail}"`);
+  const retentionProblem =
+    logRetention === undefined ? undefined : logRetentionProblem("logRetention", logRetention);
+  if (retentionProblem) throw new Error(retentionProblem);
+  const timeout = props.timeout ?? Duration.seconds(DEFAULTS.timeoutSeconds);
+  const threshold =
+    props.eventQueueAgeThreshold?.toSeconds() ?? defaultEventQueueAgeThresholdSeconds(timeout.toSeconds());
+  if (!Token.isUnresolved(threshold) && (!Number.isInteger(threshold) || threshold < 60))
+    throw new Error(`eventQueueAgeThreshold must be whole seconds, at least 60, got ${threshold}`);
+  return { timeout, eventQueueAgeThresholdSeconds: threshold };
+}
+
+/**
+ * Lambda's range for the event source's concurrency, and a reserved concurrency that leaves room for it:
+ * below eventMaxConcurrency + 1, the queue's invocations and the scheduled reconcile throttle each other.
+ */
+function checkConcurrency(props: EcsDiscoveryProps): Record<string, never> {
+  const eventMax = props.eventMaxConcurrency ?? DEFAULTS.eventMaxConcurrency;
+  const reserved = props.reservedConcurrency;
+  if (Token.isUnresolved(eventMax) || (reserved !== undefined && Token.isUnresolved(reserved))) return {};
+  if (!Number.isInteger(eventMax) || eventMax < 2 || eventMax > 1000)
+    throw new Error(
+      `eventMaxConcurrency must be a whole number from 2 to 1000 (Lambda's range), got ${eventMax}`,
+    );
+  if (reserved === undefined) return {};
+  if (!Number.isInteger(reserved) || reserved < eventMax + 1)
+    throw new Error(
+      `reservedConcurrency ${reserved} is below eventMaxConcurrency ${eventMax} + 1: the event queue may run ` +
+        `eventMaxConcurrency invocations at once and the scheduled reconcile needs one more, so a smaller ` +
+        `reservation throttles them. Set reservedConcurrency to at least ${eventMax + 1}, or lower eventMaxConcurrency.`,
+    );
+  return {};
 }
 
 /** The prefixes, by the contract's rule for every prefix (non-empty, ending in "/", apart from each other). */

@@ -1,21 +1,25 @@
 import { fileURLToPath } from "node:url";
-import { AssetHashType, CfnOutput, Duration, type ILocalBundling, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { AssetHashType, Duration, type ILocalBundling, RemovalPolicy, Stack } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as events from "aws-cdk-lib/aws-events";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
+import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { IncludeItem } from "../lambda/shared/settings.js";
-import { buildAlarms, notifyAlarmTopic } from "./alarms.js";
+import { buildAlarmTopic } from "./alarm-topic.js";
+import { alarmList, buildAlarms, notifyAlarmTopic } from "./alarms.js";
 import { checkProps } from "./checks.js";
+import { buildDashboard } from "./dashboard.js";
 import { clusterArns } from "./ecs-arns.js";
 import { buildFunctionRole, grantEngineAccess } from "./engine-policy.js";
 import { bundleFunction, ENTRY_FILE } from "./function-code.js";
 import { functionEnvironment, includeOf } from "./function-environment.js";
 import { acknowledgeNagFindings } from "./nag-acknowledgements.js";
+import { addDiscoveryOutputs } from "./outputs.js";
 import { DEFAULTS, type EcsDiscoveryProps } from "./props.js";
 import { buildSidecarPolicy, grantTargetsRead } from "./sidecar-access.js";
 import { buildTargetsBucket } from "./targets-bucket.js";
@@ -26,6 +30,9 @@ export { DEFAULTS, type EcsDiscoveryProps, type LabelNameProps, type SelectorPro
 
 /** The payload of a forced resync (`aws lambda invoke --payload ...`). */
 export const RESYNC_PAYLOAD = '{"action":"resync"}';
+
+/** Lambda's longest maximum event age for asynchronous invocations. */
+const MAX_EVENT_AGE_MINUTES = 6 * 60;
 
 const DEFAULT_ENTRY = fileURLToPath(new URL("../lambda/handler.ts", import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -47,9 +54,29 @@ export class EcsDiscovery extends Construct {
   readonly reconcileRule: events.Rule;
   /** Read-only access to the file_sd objects, for the sidecar's role. */
   readonly sidecarPolicy: iam.ManagedPolicy;
+  /** UUID of the event queue → function mapping (disable it to pause the event path). */
+  readonly eventSourceMappingId: string;
+  /** The topic every alarm notifies on ALARM and on OK: `alarmTopic`, or one created here. */
+  readonly alarmTopic: sns.ITopic;
+  /** Lambda `Errors` (uncaught errors, timeouts). RUNBOOK.md → Alarm: FunctionErrors. */
   readonly errorsAlarm: cloudwatch.Alarm;
+  /** Lambda `Throttles`. RUNBOOK.md → Alarm: FunctionThrottles. */
+  readonly throttlesAlarm: cloudwatch.Alarm;
+  /** Maximum `Duration` near the timeout. RUNBOOK.md → Alarm: DurationNearTimeout. */
+  readonly durationAlarm: cloudwatch.Alarm;
+  /** The dead-letter queue is not empty. RUNBOOK.md → Alarm: DeadLetterQueue. */
   readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** The event queue's oldest message is old: the event path is stuck. RUNBOOK.md → Alarm: EventQueueAge. */
+  readonly eventQueueAgeAlarm: cloudwatch.Alarm;
+  /** No fully successful reconcile. RUNBOOK.md → Alarm: ReconcileMissing. */
   readonly reconcileMissingAlarm: cloudwatch.Alarm;
+  /** Reconciles keep finding drift. RUNBOOK.md → Alarm: RepeatedDrift. */
+  readonly driftAlarm: cloudwatch.Alarm;
+  /** A cluster fails reconcile after reconcile. RUNBOOK.md → Alarm: ClusterFailures. */
+  readonly clusterFailuresAlarm: cloudwatch.Alarm;
+  /** Every alarm above, in the runbook's order. */
+  readonly alarms: readonly cloudwatch.Alarm[];
+  readonly dashboard: cloudwatch.Dashboard;
   /** The shell command that forces a resync and prints its summary. */
   readonly resyncCommand: string;
   /** Cluster ARNs from `clusters` (empty when every cluster is discovered). */
@@ -67,7 +94,7 @@ export class EcsDiscovery extends Construct {
     this.statePrefix = checked.statePrefix;
     this.clusterArns = clusterArns(stack, props.clusters ?? []);
     this.include = includeOf(props);
-    const timeout = props.timeout ?? Duration.seconds(DEFAULTS.timeoutSeconds);
+    const { timeout } = checked;
     const logLevel = props.logLevel ?? DEFAULTS.logLevel;
 
     // ---- build --------------------------------------------------------------------------------------------
@@ -98,21 +125,36 @@ export class EcsDiscovery extends Construct {
       timeout,
       logGroup: this.logGroup,
       deadLetterQueue: this.deadLetterQueue,
+      reconcileIntervalMinutes: checked.reconcileIntervalMinutes,
     });
     const rules = buildRules(this, this.clusterArns, checked.reconcileIntervalMinutes);
     this.taskEventRule = rules.taskEventRule;
     this.reconcileRule = rules.reconcileRule;
     this.sidecarPolicy = buildSidecarPolicy(this, targetObjects);
-    const alarms = buildAlarms(this, {
+    this.alarmTopic = buildAlarmTopic(this, props);
+    const monitored = {
       fn: this.function,
+      timeout,
+      eventQueue: this.eventQueue,
       deadLetterQueue: this.deadLetterQueue,
       reconcileIntervalMinutes: checked.reconcileIntervalMinutes,
+      eventQueueAgeThresholdSeconds: checked.eventQueueAgeThresholdSeconds,
+    };
+    const alarms = buildAlarms(this, {
+      ...monitored,
       reconcileMissingPeriods: checked.reconcileMissingPeriods,
     });
     this.errorsAlarm = alarms.errorsAlarm;
+    this.throttlesAlarm = alarms.throttlesAlarm;
+    this.durationAlarm = alarms.durationAlarm;
     this.deadLetterAlarm = alarms.deadLetterAlarm;
+    this.eventQueueAgeAlarm = alarms.eventQueueAgeAlarm;
     this.reconcileMissingAlarm = alarms.reconcileMissingAlarm;
-    this.resyncCommand = resyncCommand(stack.region, this.function.functionName);
+    this.driftAlarm = alarms.driftAlarm;
+    this.clusterFailuresAlarm = alarms.clusterFailuresAlarm;
+    this.alarms = alarmList(alarms);
+    this.dashboard = buildDashboard(this, { ...monitored, alarms: this.alarms });
+    this.resyncCommand = resyncCommand(stack.region, this.function.functionName, timeout);
 
     // ---- wire ---------------------------------------------------------------------------------------------
     const wildcards = grantEngineAccess(role, {
@@ -122,8 +164,9 @@ export class EcsDiscovery extends Construct {
       clusterArns: this.clusterArns,
       includeServices: this.include.includes("SERVICES"),
     });
-    connectTriggers(this.function, rules, queues, props, checked.reconcileIntervalMinutes);
-    if (props.alarmTopic) notifyAlarmTopic(alarms, props.alarmTopic);
+    const mapping = connectTriggers(this.function, rules, queues, props, checked.reconcileIntervalMinutes);
+    this.eventSourceMappingId = mapping.eventSourceMappingId;
+    notifyAlarmTopic(alarms, this.alarmTopic);
     acknowledgeNagFindings({
       ...targetObjects,
       accessLogsBucket: props.accessLogsBucket,
@@ -139,44 +182,29 @@ export class EcsDiscovery extends Construct {
     return grantTargetsRead(grantee, this);
   }
 
-  /** Adds stack outputs: bucket, prefix, function, sidecar policy, resync command, log group, dead-letter queue. */
+  /**
+   * Adds stack outputs: bucket, prefix, function, sidecar policy, resync command, log group, queues, rules,
+   * event source mapping, alarm topic and dashboard (ids in cdk/outputs.ts; RUNBOOK.md reads them).
+   */
   addOutputs(scope: Construct = this): void {
-    new CfnOutput(scope, "BucketName", {
-      value: this.bucket.bucketName,
-      description: "Bucket of the file_sd objects",
-    });
-    new CfnOutput(scope, "TargetsPrefix", {
-      value: this.targetsPrefix,
-      description: "Key prefix of the file_sd objects (the sidecar's prefix)",
-    });
-    new CfnOutput(scope, "FunctionName", {
-      value: this.function.functionName,
-      description: "Discovery function",
-    });
-    new CfnOutput(scope, "SidecarPolicyArn", {
-      value: this.sidecarPolicy.managedPolicyArn,
-      description:
-        "Managed policy to attach to the Prometheus/sidecar role (read-only on the targets prefix)",
-      exportName: `${Stack.of(this).stackName}-SidecarPolicyArn`,
-    });
-    new CfnOutput(scope, "ResyncCommand", { value: this.resyncCommand, description: "Force a full resync" });
-    new CfnOutput(scope, "LogGroupName", {
-      value: this.logGroup.logGroupName,
-      description: "The function's logs",
-    });
-    new CfnOutput(scope, "DeadLetterQueueUrl", {
-      value: this.deadLetterQueue.queueUrl,
-      description: "Events and reconciles that could not be processed",
-    });
+    addDiscoveryOutputs(scope, this);
   }
 }
 
-/** The shell command that invokes a forced resync of `functionName` and prints its summary. */
-function resyncCommand(region: string, functionName: string): string {
+/** How much longer than the function's timeout the CLI waits for a synchronous invoke's answer. */
+const CLI_READ_TIMEOUT_MARGIN_SECONDS = 60;
+
+/**
+ * The shell command that invokes a forced resync of `functionName` and prints its summary. The CLI's read
+ * timeout (60 s by default) must outlast the function's: otherwise the CLI gives up on a long resync and
+ * retries, invoking the function again.
+ */
+function resyncCommand(region: string, functionName: string, timeout: Duration): string {
   return [
     "aws lambda invoke",
     `--region ${region}`,
     `--function-name ${functionName}`,
+    `--cli-read-timeout ${timeout.toSeconds() + CLI_READ_TIMEOUT_MARGIN_SECONDS}`,
     "--cli-binary-format raw-in-base64-out",
     `--payload '${RESYNC_PAYLOAD}'`,
     "/dev/stdout",
@@ -190,6 +218,7 @@ interface DiscoveryFunctionParts {
   readonly environment: Record<string, string>;
   readonly logLevel: keyof typeof lambda.ApplicationLogLevel;
   readonly timeout: Duration;
+  readonly reconcileIntervalMinutes: number;
 }
 
 /**
@@ -199,7 +228,15 @@ interface DiscoveryFunctionParts {
 function buildDiscoveryFunction(
   scope: Construct,
   props: EcsDiscoveryProps,
-  { role, logGroup, deadLetterQueue, environment, logLevel, timeout }: DiscoveryFunctionParts,
+  {
+    role,
+    logGroup,
+    deadLetterQueue,
+    environment,
+    logLevel,
+    timeout,
+    reconcileIntervalMinutes,
+  }: DiscoveryFunctionParts,
 ): lambda.Function {
   return new lambda.Function(scope, "Function", {
     description: "Prometheus service discovery for ECS: writes file_sd JSON to S3",
@@ -217,8 +254,10 @@ function buildDiscoveryFunction(
     systemLogLevelV2: lambda.SystemLogLevel.INFO,
     // NODE_OPTIONS (functionEnvironment): source maps for stack traces, heap limits from the memory size.
     environment,
-    // Asynchronous invocations (the schedule) that still fail after Lambda's retries land in the DLQ.
+    // Asynchronous invocations (the schedule, `--invocation-type Event`): retried twice, dropped once the next
+    // reconcile is due (a reconcile is stale by then; at most Lambda's 6 h), and dead-lettered if still failing.
     retryAttempts: 2,
+    maxEventAge: Duration.minutes(Math.min(reconcileIntervalMinutes, MAX_EVENT_AGE_MINUTES)),
     deadLetterQueue,
     ...(props.reservedConcurrency !== undefined
       ? { reservedConcurrentExecutions: props.reservedConcurrency }

@@ -98,8 +98,23 @@ export interface EcsDiscoveryProps {
   readonly logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
   /** Retention of the function's log group. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
-  /** Alarm and OK notifications go to this topic. @default - alarms without actions */
+  /**
+   * Every alarm's ALARM and OK notifications go to this topic (same region).
+   * @default - a topic is created (TLS-only publishers); its ARN is the `AlarmTopicArn` output
+   */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * E-mail address subscribed to the alarm topic (the created one or `alarmTopic`). AWS sends a confirmation
+   * message first; nothing arrives until it is confirmed. @default - no subscription
+   */
+  readonly alarmEmail?: string;
+  /**
+   * The `EventQueueAge` alarm fires when the oldest ECS event in the queue is at least this old (whole seconds,
+   * 60 or more). @default - seven function timeouts plus a minute, at least 300 s (900 s with the default timeout):
+   * a failed event is retried after the queue's visibility timeout (six function timeouts) and runs up to one
+   * more, so only an older message means the queue is stuck
+   */
+  readonly eventQueueAgeThreshold?: Duration;
   /** Function memory in MB. @default 512 */
   readonly memorySize?: number;
   /** Function timeout. @default Duration.minutes(2) */
@@ -132,7 +147,10 @@ export interface EcsDiscoveryProps {
   readonly eventBatchingWindow?: Duration;
   /** Most concurrent invocations the event queue drives (2 is the Lambda minimum). @default 2 */
   readonly eventMaxConcurrency?: number;
-  /** Reserved concurrency of the function, an upper bound over all triggers. @default - none (unreserved) */
+  /**
+   * Reserved concurrency of the function, an upper bound over all triggers: at least `eventMaxConcurrency` + 1
+   * (the event queue's invocations and the reconcile). @default - none (unreserved)
+   */
   readonly reservedConcurrency?: number;
   /** Path of the handler source. @default - `lambda/handler.ts` of this repository */
   readonly entry?: string;

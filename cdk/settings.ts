@@ -1,6 +1,7 @@
 import { Duration } from "aws-cdk-lib";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type { DynamicExportMode, IncludeItem } from "../lambda/shared/settings.js";
+import { logRetentionProblem } from "./checks.js";
 import type { EcsDiscoveryProps, LabelNameProps, SelectorProps } from "./props.js";
 
 /** Context key of the region list (`cdk.json` → `context.regions`, or `-c regions=eu-west-1,us-east-1`). */
@@ -31,6 +32,8 @@ export interface ContextSettings {
   logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
   logRetentionDays?: number;
   alarmTopicArn?: string;
+  alarmEmail?: string;
+  eventQueueAgeThresholdSeconds?: number;
   memorySize?: number;
   timeoutSeconds?: number;
   apiConcurrency?: number;
@@ -61,6 +64,8 @@ const KNOWN = new Set([
   "logLevel",
   "logRetentionDays",
   "alarmTopicArn",
+  "alarmEmail",
+  "eventQueueAgeThresholdSeconds",
   "memorySize",
   "timeoutSeconds",
   "apiConcurrency",
@@ -121,6 +126,10 @@ export function settingsForRegion(
       throw new Error(`byRegion.${region} has unknown setting "${key}"`);
   }
   const sub = (v: string | undefined) => v?.replaceAll("{region}", region);
+  if (s.logRetentionDays !== undefined) {
+    const problem = logRetentionProblem(`${SETTINGS_KEY} setting "logRetentionDays"`, s.logRetentionDays);
+    if (problem) throw new Error(`${problem} (region ${region})`);
+  }
   const props: Omit<EcsDiscoveryProps, "alarmTopic"> & { alarmTopicArn?: string } = {
     clusters: s.clusters,
     labels: s.labels,
@@ -139,6 +148,11 @@ export function settingsForRegion(
     logLevel: s.logLevel,
     logRetention: s.logRetentionDays as logs.RetentionDays | undefined,
     alarmTopicArn: sub(s.alarmTopicArn),
+    alarmEmail: s.alarmEmail,
+    eventQueueAgeThreshold:
+      s.eventQueueAgeThresholdSeconds === undefined
+        ? undefined
+        : Duration.seconds(s.eventQueueAgeThresholdSeconds),
     memorySize: s.memorySize,
     timeout: s.timeoutSeconds === undefined ? undefined : Duration.seconds(s.timeoutSeconds),
     apiConcurrency: s.apiConcurrency,

@@ -58,25 +58,27 @@ export function buildRules(
   return { taskEventRule, reconcileRule };
 }
 
-/** Task events go through the queue to the function in batches; the schedule invokes the function itself. */
+/**
+ * Task events go through the queue to the function in batches; the schedule invokes the function itself.
+ * Returns the UUID of the queue → function mapping (disabling it pauses the event path).
+ */
 export function connectTriggers(
   fn: lambda.IFunction,
   { taskEventRule, reconcileRule }: TriggerRules,
   { eventQueue, deadLetterQueue }: TriggerQueues,
   props: EcsDiscoveryProps,
   reconcileIntervalMinutes: number,
-): void {
+): { eventSourceMappingId: string } {
   taskEventRule.addTarget(
     new targets.SqsQueue(eventQueue, { deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) }),
   );
-  fn.addEventSource(
-    new SqsEventSource(eventQueue, {
-      batchSize: props.eventBatchSize ?? DEFAULTS.eventBatchSize,
-      maxBatchingWindow: props.eventBatchingWindow ?? Duration.seconds(DEFAULTS.eventBatchingWindowSeconds),
-      maxConcurrency: props.eventMaxConcurrency ?? DEFAULTS.eventMaxConcurrency,
-      reportBatchItemFailures: true,
-    }),
-  );
+  const eventSource = new SqsEventSource(eventQueue, {
+    batchSize: props.eventBatchSize ?? DEFAULTS.eventBatchSize,
+    maxBatchingWindow: props.eventBatchingWindow ?? Duration.seconds(DEFAULTS.eventBatchingWindowSeconds),
+    maxConcurrency: props.eventMaxConcurrency ?? DEFAULTS.eventMaxConcurrency,
+    reportBatchItemFailures: true,
+  });
+  fn.addEventSource(eventSource);
   reconcileRule.addTarget(
     new targets.LambdaFunction(fn, {
       deadLetterQueue,
@@ -85,4 +87,5 @@ export function connectTriggers(
       maxEventAge: Duration.minutes(Math.max(1, reconcileIntervalMinutes)),
     }),
   );
+  return { eventSourceMappingId: eventSource.eventSourceMappingId };
 }

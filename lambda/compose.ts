@@ -9,6 +9,7 @@ import { type EcsReadApi, SdkEcsReadApi } from "./aws/ecs-read-api.js";
 import type { EngineConfig } from "./config.js";
 import { createCaches, type DiscoveryCaches } from "./discovery/caches.js";
 import type { EngineDeps, Log } from "./engine/deps.js";
+import type { ExplainDeps } from "./explain/explain.js";
 import type { TargetOutput } from "./publish/target-output.js";
 
 /** The SDK clients, and the counter every request attempt of theirs is recorded in. */
@@ -51,6 +52,7 @@ export function assembleEngine(aws: AwsAccess, parts: EngineParts): EngineDeps {
   const api = new SdkEcsReadApi(clients.ecs, clients.ec2);
   const deps: EngineDeps = {
     api: parts.wrapApi ? parts.wrapApi(api) : api,
+    finder: api,
     output: typeof parts.output === "function" ? parts.output(clients) : parts.output,
     config: parts.config,
     caches: parts.caches ?? createCaches(),
@@ -77,4 +79,13 @@ export function composeEngine(parts: EngineParts & Partial<Omit<ClientSettings, 
     ...(connectionTimeoutMs !== undefined ? { connectionTimeoutMs } : {}),
   });
   return { deps: assembleEngine(aws, rest), clients: aws.clients };
+}
+
+/** What `explain` reads with: the same read API and caches as a run, and no output at all. */
+export function assembleExplain(
+  aws: AwsAccess,
+  parts: { config: EngineConfig; region: string },
+): ExplainDeps {
+  const api = new SdkEcsReadApi(aws.clients.ecs, aws.clients.ec2);
+  return { api, finder: api, caches: createCaches(), config: parts.config, region: parts.region };
 }

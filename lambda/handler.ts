@@ -1,20 +1,14 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { total } from "./aws/call-counter.js";
 import { composeEngine } from "./compose.js";
 import { loadLambdaConfig } from "./config.js";
 import type { Log } from "./engine/deps.js";
 import { ClusterListingError, type RunSummary } from "./engine/summary.js";
 import { type InvokeResult, invoke } from "./invoke.js";
 import { S3TargetOutput } from "./publish/s3-output.js";
-import {
-  ConfigError,
-  METRICS_NAMESPACE,
-  POWERTOOLS_VARIABLES,
-  RECONCILE_SUCCESS_METRIC,
-  SERVICE_NAME,
-} from "./shared/settings.js";
+import { runMetrics } from "./run-metrics.js";
+import { ConfigError, METRICS_NAMESPACE, POWERTOOLS_VARIABLES, SERVICE_NAME } from "./shared/settings.js";
 
 // Cold start: configuration is validated once, and a bad variable fails the init with its name.
 const logger = new Logger({ serviceName: SERVICE_NAME });
@@ -41,22 +35,16 @@ const { deps } = composeEngine({
 });
 
 function publishMetrics(summary: RunSummary): void {
-  if (summary.reconcile && summary.ok && !summary.dryRun)
-    metrics.addMetric(RECONCILE_SUCCESS_METRIC, MetricUnit.Count, 1);
-  metrics.addMetric("ClusterFailures", MetricUnit.Count, summary.objects.failed);
-  metrics.addMetric("Targets", MetricUnit.Count, summary.targets);
-  metrics.addMetric("ObjectsWritten", MetricUnit.Count, summary.objects.written);
-  metrics.addMetric("ApiCalls", MetricUnit.Count, total(summary.apiCalls));
-  metrics.addMetric("Throttles", MetricUnit.Count, total(summary.throttles));
-  metrics.addMetric("Warnings", MetricUnit.Count, summary.warnings);
-  metrics.addMetric("EventsApplied", MetricUnit.Count, summary.events.applied);
-  metrics.addMetric("EventsStale", MetricUnit.Count, summary.events.stale);
-  // Only a reconcile measures drift; anything but zero there means an event was missed.
-  if (summary.reconcile && !summary.dryRun) {
-    metrics.addMetric("DriftTargetsAdded", MetricUnit.Count, summary.drift.added);
-    metrics.addMetric("DriftTargetsRemoved", MetricUnit.Count, summary.drift.removed);
+  for (const point of runMetrics(summary)) {
+    if (!point.dimension) {
+      metrics.addMetric(point.name, MetricUnit.Count, point.value);
+      continue;
+    }
+    // Another dimension set is another EMF document: a single metric, flushed at once.
+    const single = metrics.singleMetric();
+    single.addDimension(point.dimension.name, point.dimension.value);
+    single.addMetric(point.name, MetricUnit.Count, point.value);
   }
-  metrics.addMetric("ChurnGuardHeldBack", MetricUnit.Count, summary.heldBack);
   metrics.publishStoredMetrics();
 }
 
@@ -65,6 +53,11 @@ export const handler = async (event: unknown, context?: Context): Promise<Invoke
   const accountId = context?.invokedFunctionArn?.split(":")[4];
   try {
     const { result, summary } = await invoke(event, accountId ? { ...deps, accountId } : deps);
+    if (!summary) {
+      // explain: read-only, not a run; its answer is the result, and its figures would skew the metrics.
+      logger.info("explained", { query: "query" in result ? result.query : undefined });
+      return result;
+    }
     logger.info("run summary", { summary: { ...summary, targetGroups: undefined } });
     publishMetrics(summary);
     return result;

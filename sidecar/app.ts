@@ -1,9 +1,11 @@
-/** Wires configuration, S3, the directory, the sync loop, signals and the HTTP server together. */
+/** Wires configuration, S3, the directory, the poll loop, health, signals and the HTTP server together. */
 import { S3Client } from "@aws-sdk/client-s3";
 import { ConfigError, parseConfig, type SidecarConfig, USAGE } from "./config.js";
+import { SidecarHealth } from "./health.js";
 import { type RunningHttpServer, startHttpServer } from "./http.js";
 import { FsLocalDir } from "./localdir.js";
 import { isLogLevel, jsonLogger, type Logger } from "./log.js";
+import { PollLoop } from "./loop.js";
 import { SidecarMetrics } from "./metrics.js";
 import { S3ObjectStore } from "./store.js";
 import { Syncer, syncId } from "./sync.js";
@@ -24,19 +26,6 @@ export function createS3Client(
     // Without throwOnRequestTimeout the SDK only warns when requestTimeout passes and keeps waiting: one
     // unanswered GET would stall every later poll, and Prometheus would never see another change.
     requestHandler: { ...timeouts, throwOnRequestTimeout: true },
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
   });
 }
 
@@ -98,6 +87,9 @@ export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?
   const dir = new FsLocalDir(config.outDir, syncId(config.bucket, config.prefix));
   const { bucket, prefix, maxObjectBytes, trustEmptyListing } = config;
   const syncer = new Syncer(store, dir, { bucket, prefix, maxObjectBytes, trustEmptyListing }, log, metrics);
+  const { intervalMs, freshnessIntervals, syncTimeoutMs } = config;
+  const health = new SidecarHealth(syncer.history, { intervalMs, freshnessIntervals, syncTimeoutMs });
+  metrics.watchFreshness(() => health.fresh(), health.maxAgeMs / 1000);
   let http: RunningHttpServer | undefined;
   try {
     try {
@@ -113,20 +105,16 @@ export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?
           syncer,
           metrics,
           logger: log,
-          intervalMs: config.intervalMs,
-          healthIntervals: config.healthIntervals,
+          health,
         });
       } catch (error) {
         log.log("error", "listen_failed", { listen: config.listen, error });
         return 1;
       }
     }
-    if (config.once) return (await syncer.syncOnce(stop.signal)).ok ? 0 : 1;
-    while (!stop.signal.aborted) {
-      await syncer.syncOnce(stop.signal);
-      await sleep(config.intervalMs, stop.signal);
-    }
-    return 0;
+    if (config.once) return (await syncer.syncOnce(stop.signal, syncTimeoutMs)).ok ? 0 : 1;
+    const loop = new PollLoop(syncer, health, { intervalMs, syncTimeoutMs }, log);
+    return (await loop.run(stop.signal)) === "stuck" ? 1 : 0;
   } finally {
     await http?.close();
     client.destroy();

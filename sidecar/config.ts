@@ -10,7 +10,10 @@ export interface SidecarConfig {
   listen: { host: string; port: number } | undefined;
   once: boolean;
   maxObjectBytes: number;
-  healthIntervals: number;
+  /** /readyz and the fresh gauge: stale after this many intervals without a successful sync. */
+  freshnessIntervals: number;
+  /** A sync still running after this long is aborted and counts as failed. */
+  syncTimeoutMs: number;
   trustEmptyListing: boolean;
   help: boolean;
 }
@@ -29,11 +32,15 @@ Options (each also from an environment variable; a flag wins):
   --prefix P               key prefix (SIDECAR_PREFIX), default "${DEFAULT_TARGETS_PREFIX}"; "" for none
   --out-dir DIR            directory for the files (SIDECAR_OUT_DIR), required; created if missing
   --interval D             poll interval (SIDECAR_INTERVAL), default 5s, minimum 1s (e.g. 10s, 1m)
-  --listen HOST:PORT       serve /targets, /metrics, /healthz (SIDECAR_LISTEN), e.g. 0.0.0.0:9488, :9488
+  --listen HOST:PORT       serve /targets, /metrics, /healthz, /readyz (SIDECAR_LISTEN), e.g. :9488
   --once                   one sync, then exit: 0 when it succeeded, 1 when not (SIDECAR_ONCE=true)
   --max-object-size N      largest object accepted (SIDECAR_MAX_OBJECT_SIZE), default 64MiB; B, KiB, MiB
-  --health-intervals N     /healthz fails after N intervals without a successful sync
-                           (SIDECAR_HEALTH_INTERVALS), default 3
+  --freshness-intervals N  /readyz answers 503 (stale) after N intervals without a successful sync
+                           (SIDECAR_FRESHNESS_INTERVALS), default 3; --health-intervals
+                           (SIDECAR_HEALTH_INTERVALS) is the older name of the same setting
+  --sync-timeout D         a sync running longer is aborted and counts as failed (SIDECAR_SYNC_TIMEOUT),
+                           default 5m; /healthz (liveness) fails only when the poll loop is stuck beyond
+                           it, never because S3 fails
   --trust-empty-listing    let an empty listing remove files even before any object was seen since start
                            (SIDECAR_TRUST_EMPTY_LISTING=true); off by default
   --help                   this text
@@ -53,7 +60,9 @@ const FLAGS: Record<string, FlagSpec> = {
   listen: { env: "SIDECAR_LISTEN" },
   once: { env: "SIDECAR_ONCE", boolean: true },
   "max-object-size": { env: "SIDECAR_MAX_OBJECT_SIZE" },
+  "freshness-intervals": { env: "SIDECAR_FRESHNESS_INTERVALS" },
   "health-intervals": { env: "SIDECAR_HEALTH_INTERVALS" },
+  "sync-timeout": { env: "SIDECAR_SYNC_TIMEOUT" },
   "trust-empty-listing": { env: "SIDECAR_TRUST_EMPTY_LISTING", boolean: true },
   help: { env: "", boolean: true },
 };
@@ -153,6 +162,10 @@ class Settings {
     return raw === undefined ? false : parseBool(`${name} (from ${envName})`, raw);
   }
 
+  hasFlag(name: string): boolean {
+    return this.argv.values.has(name);
+  }
+
   /** How to name a setting in an error: the flag, and the environment variable when the value came from it. */
   label(name: string): string {
     return this.argv.values.has(name) ? `--${name}` : `--${name} (from ${FLAGS[name]?.env ?? "?"})`;
@@ -170,16 +183,17 @@ function checkLocation(bucket: string, outDir: string, prefix: string, settings:
   if (Buffer.byteLength(prefix) > 900) throw new ConfigError("--prefix: longer than 900 bytes");
 }
 
-function intervalSetting(settings: Settings, fallback: number): number {
-  const interval = settings.get("interval");
-  if (interval === undefined) return fallback;
-  const label = settings.label("interval");
-  const ms = parseDuration(interval);
+/** A duration setting of at least 1s and at most `max`. */
+function durationSetting(settings: Settings, name: string, fallback: number, max: [number, string]): number {
+  const text = settings.get(name);
+  if (text === undefined) return fallback;
+  const label = settings.label(name);
+  const ms = parseDuration(text);
   if (ms === undefined) {
-    throw new ConfigError(`${label}: ${JSON.stringify(interval)} is not a duration (e.g. 5s, 30s, 1m)`);
+    throw new ConfigError(`${label}: ${JSON.stringify(text)} is not a duration (e.g. 5s, 30s, 1m)`);
   }
-  if (ms < 1000) throw new ConfigError(`${label}: ${interval} is shorter than the 1s minimum`);
-  if (ms > 24 * 3_600_000) throw new ConfigError(`${label}: ${interval} is longer than 24h`);
+  if (ms < 1000) throw new ConfigError(`${label}: ${text} is shorter than the 1s minimum`);
+  if (ms > max[0]) throw new ConfigError(`${label}: ${text} is longer than ${max[1]}`);
   return ms;
 }
 
@@ -207,15 +221,29 @@ function sizeSetting(settings: Settings, fallback: number): number {
   return bytes;
 }
 
-function healthSetting(settings: Settings, fallback: number): number {
-  const health = settings.get("health-intervals");
-  if (health === undefined) return fallback;
-  if (!/^[1-9]\d{0,3}$/.test(health)) {
+/**
+ * --freshness-intervals, or its older name --health-intervals. A flag of either name wins over the
+ * environment; two values from the same place must agree.
+ */
+function freshnessSetting(settings: Settings, fallback: number): number {
+  const names = ["freshness-intervals", "health-intervals"];
+  const flagged = names.filter((name) => settings.hasFlag(name));
+  const given = flagged.length > 0 ? flagged : names.filter((name) => settings.get(name) !== undefined);
+  const values = given.map((name) => {
+    const text = settings.get(name) ?? "";
+    if (!/^[1-9]\d{0,3}$/.test(text)) {
+      throw new ConfigError(`${settings.label(name)}: ${JSON.stringify(text)} is not a whole number 1-9999`);
+    }
+    return Number(text);
+  });
+  const [first, second] = values;
+  if (first !== undefined && second !== undefined && first !== second) {
     throw new ConfigError(
-      `${settings.label("health-intervals")}: ${JSON.stringify(health)} is not a whole number 1-9999`,
+      `${settings.label("freshness-intervals")} is ${first} but ${settings.label("health-intervals")}, ` +
+        `its older name, is ${second}: set one`,
     );
   }
-  return Number(health);
+  return first ?? fallback;
 }
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConfig {
@@ -229,16 +257,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConf
     listen: undefined,
     once: settings.bool("once"),
     maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES,
-    healthIntervals: 3,
+    freshnessIntervals: 3,
+    syncTimeoutMs: 5 * 60_000,
     trustEmptyListing: settings.bool("trust-empty-listing"),
     help,
   };
   if (help) return config;
 
   checkLocation(config.bucket, config.outDir, config.prefix, settings);
-  config.intervalMs = intervalSetting(settings, config.intervalMs);
+  config.intervalMs = durationSetting(settings, "interval", config.intervalMs, [24 * 3_600_000, "24h"]);
+  config.syncTimeoutMs = durationSetting(settings, "sync-timeout", config.syncTimeoutMs, [3_600_000, "1h"]);
   config.listen = listenSetting(settings);
   config.maxObjectBytes = sizeSetting(settings, config.maxObjectBytes);
-  config.healthIntervals = healthSetting(settings, config.healthIntervals);
+  config.freshnessIntervals = freshnessSetting(settings, config.freshnessIntervals);
   return config;
 }

@@ -1,7 +1,8 @@
-/** /metrics, /healthz and /targets (http_sd_configs), served from memory with node:http. */
+/** /metrics, /healthz, /readyz and /targets (http_sd_configs), served from memory with node:http. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
+import type { SidecarHealth, Verdict } from "./health.js";
 import type { Logger } from "./log.js";
 import type { SidecarMetrics } from "./metrics.js";
 import type { Syncer } from "./sync.js";
@@ -12,10 +13,8 @@ export interface HttpOptions {
   syncer: Syncer;
   metrics: SidecarMetrics;
   logger: Logger;
-  intervalMs: number;
-  /** Healthy while the last successful sync is at most this many intervals old. */
-  healthIntervals: number;
-  now?: () => number;
+  /** Liveness (/healthz) and freshness (/readyz). */
+  health: SidecarHealth;
 }
 
 export interface RunningHttpServer {
@@ -23,34 +22,6 @@ export interface RunningHttpServer {
   host: string;
   port: number;
   close(): Promise<void>;
-}
-
-/** 200 when a sync succeeded within `healthIntervals` intervals, else 503. */
-export function healthStatus(
-  lastSuccess: number | undefined,
-  now: number,
-  intervalMs: number,
-  healthIntervals: number,
-): { healthy: boolean; ageSeconds: number | null } {
-  if (lastSuccess === undefined) return { healthy: false, ageSeconds: null };
-  const age = now - lastSuccess;
-  return { healthy: age <= healthIntervals * intervalMs, ageSeconds: Math.round(age / 100) / 10 };
-}
-
-/** The /healthz verdict and its JSON body. */
-function healthAnswer(
-  lastSuccess: number | undefined,
-  now: number,
-  options: Pick<HttpOptions, "intervalMs" | "healthIntervals">,
-): { healthy: boolean; body: string } {
-  const { healthy, ageSeconds } = healthStatus(lastSuccess, now, options.intervalMs, options.healthIntervals);
-  const body = JSON.stringify({
-    status: healthy ? "ok" : "unhealthy",
-    last_successful_sync: lastSuccess === undefined ? null : new Date(lastSuccess).toISOString(),
-    age_seconds: ageSeconds,
-    max_age_seconds: (options.healthIntervals * options.intervalMs) / 1000,
-  });
-  return { healthy, body };
 }
 
 /** /targets, streamed: the merged groups are never one string in memory (targets-view.ts). */
@@ -74,8 +45,7 @@ async function sendTargets(res: ServerResponse, syncer: Syncer, head: boolean): 
 }
 
 export async function startHttpServer(options: HttpOptions): Promise<RunningHttpServer> {
-  const { syncer, metrics, logger } = options;
-  const now = options.now ?? Date.now;
+  const { syncer, metrics, logger, health } = options;
 
   const send = (res: ServerResponse, status: number, type: string, body: string, head: boolean) => {
     res.writeHead(status, {
@@ -85,6 +55,8 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningHttp
     });
     res.end(head ? undefined : body);
   };
+  const answer = (res: ServerResponse, verdict: Verdict, head: boolean) =>
+    send(res, verdict.ok ? 200 : 503, "application/json", `${JSON.stringify(verdict.body)}\n`, head);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -99,11 +71,12 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningHttp
         send(res, 200, metrics.registry.contentType, await metrics.registry.metrics(), head);
         return;
       }
-      case "/healthz": {
-        const { healthy, body } = healthAnswer(syncer.lastSuccess, now(), options);
-        send(res, healthy ? 200 : 503, "application/json", `${body}\n`, head);
+      case "/healthz":
+        answer(res, health.liveness(), head);
         return;
-      }
+      case "/readyz":
+        answer(res, health.readiness(), head);
+        return;
       case "/targets": {
         // Before the first successful sync there is nothing trustworthy to say: an error makes Prometheus
         // keep the targets it has, where an empty list would drop them all.
@@ -121,7 +94,13 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningHttp
         return;
       }
       default:
-        send(res, 404, "text/plain; charset=utf-8", "not found: try /targets, /metrics or /healthz\n", head);
+        send(
+          res,
+          404,
+          "text/plain; charset=utf-8",
+          "not found: try /targets, /metrics, /healthz or /readyz\n",
+          head,
+        );
     }
   };
 

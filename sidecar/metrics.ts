@@ -13,8 +13,18 @@ export const ERROR_KINDS = [
   "write_failed",
   "remove_failed",
   "state_failed",
+  "sync_timeout",
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** The kinds that refuse a key or an object (the publisher's problem); the others fail the sync. */
+export const REJECTION_KINDS = [
+  "invalid_key",
+  "too_large",
+  "not_utf8",
+  "not_json",
+  "bad_shape",
+] as const satisfies readonly ErrorKind[];
 
 const P = "ecs_discovery_sidecar_";
 
@@ -33,10 +43,25 @@ function counter<L extends string = never>(
 
 export class SidecarMetrics {
   readonly registry = new Registry();
+  /** Asked at each scrape for the fresh gauge; unset, the gauge says 0. */
+  private freshness: (() => boolean) | undefined;
   readonly lastSuccess = gauge(
     this.registry,
     "last_successful_sync_timestamp_seconds",
     "Unix time of the last sync whose S3 listing and fetches all succeeded.",
+  );
+  readonly fresh = new Gauge({
+    name: `${P}fresh`,
+    help: "1 while the last successful sync is at most freshness_max_age_seconds old (what /readyz says), else 0.",
+    registers: [this.registry],
+    collect: () => {
+      this.fresh.set(this.freshness?.() ? 1 : 0);
+    },
+  });
+  readonly freshnessMaxAge = gauge(
+    this.registry,
+    "freshness_max_age_seconds",
+    "Age of the last successful sync beyond which the sidecar calls itself stale (--freshness-intervals x --interval).",
   );
   readonly syncDuration = new Histogram({
     name: `${P}sync_duration_seconds`,
@@ -61,6 +86,12 @@ export class SidecarMetrics {
     "Errors by kind (bad keys and bad objects are counted once per key and ETag).",
     ["kind"],
   );
+  readonly rejectedObjects = new Gauge({
+    name: `${P}rejected_objects`,
+    help: "Listed keys whose current version is refused (bad key or bad object), by kind; the last good file stays.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
   readonly s3Requests = counter(this.registry, "s3_requests_total", "S3 requests by operation and outcome.", [
     "operation",
     "outcome",
@@ -79,7 +110,19 @@ export class SidecarMetrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     for (const kind of ERROR_KINDS) this.errors.inc({ kind }, 0);
     for (const result of ["success", "failure", "aborted"]) this.syncs.inc({ result }, 0);
+    this.setRejected(new Map());
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Makes the fresh gauge ask `isFresh` at each scrape (health.ts). */
+  watchFreshness(isFresh: () => boolean, maxAgeSeconds: number): void {
+    this.freshness = isFresh;
+    this.freshnessMaxAge.set(maxAgeSeconds);
+  }
+
+  /** Sets rejected_objects for every rejection kind (0 for the kinds not in `counts`). */
+  setRejected(counts: ReadonlyMap<ErrorKind, number>): void {
+    for (const kind of REJECTION_KINDS) this.rejectedObjects.set({ kind }, counts.get(kind) ?? 0);
   }
 
   /** Plugs into S3ObjectStore to count requests. */

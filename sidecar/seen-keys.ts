@@ -9,8 +9,8 @@ import type { ErrorKind } from "./metrics.js";
 export class SeenKeys {
   /** S3 key → ETag last fetched (good or bad). */
   private readonly fetched = new Map<string, string>();
-  /** S3 key → ETag at which it was rejected. */
-  private readonly rejected = new Map<string, string>();
+  /** S3 key → the ETag at which it was rejected, and why. */
+  private readonly rejected = new Map<string, { etag: string; kind: ErrorKind }>();
 
   constructor(private readonly logger: Logger) {}
 
@@ -35,8 +35,8 @@ export class SeenKeys {
    * caller counts it then, and only then.
    */
   reject(key: string, etag: string, kind: ErrorKind, reason: string, keptFile: string | undefined): boolean {
-    if (this.rejected.get(key) === etag) return false;
-    this.rejected.set(key, etag);
+    if (this.rejected.get(key)?.etag === etag) return false;
+    this.rejected.set(key, { etag, kind });
     this.logger.log("warn", kind === "invalid_key" ? "key_rejected" : "object_rejected", {
       key,
       etag,
@@ -46,6 +46,13 @@ export class SeenKeys {
       note: kind === "invalid_key" ? "no file is written for this key" : "last good file (if any) kept",
     });
     return true;
+  }
+
+  /** Listed keys whose latest version is refused, by why: the rejected_objects gauge. */
+  rejectedByKind(): Map<ErrorKind, number> {
+    const counts = new Map<ErrorKind, number>();
+    for (const { kind } of this.rejected.values()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    return counts;
   }
 
   /** Forgets the keys a listing no longer has, so one that comes back is fetched and reported afresh. */

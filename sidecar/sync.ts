@@ -20,9 +20,18 @@ import { checkObject, type ObjectCheck } from "./object-check.js";
 import { OwnershipLedger, sha256, syncId } from "./ownership.js";
 import { SeenKeys } from "./seen-keys.js";
 import type { ListedObject, ObjectStore } from "./store.js";
+import {
+  deadlineSignal,
+  emptyResult,
+  logSyncFinished,
+  type Outcome,
+  SyncHistory,
+  type SyncResult,
+} from "./sync-status.js";
 import { type TargetsBody, TargetsView } from "./targets-view.js";
 
 export { sha256, syncId } from "./ownership.js";
+export type { SyncResult } from "./sync-status.js";
 
 export interface SyncOptions {
   bucket: string;
@@ -34,22 +43,6 @@ export interface SyncOptions {
   concurrency?: number;
 }
 
-export interface SyncResult {
-  ok: boolean;
-  aborted: boolean;
-  listed: number;
-  fetched: number;
-  notModified: number;
-  written: number;
-  unchanged: number;
-  removed: number;
-  rejected: number;
-  errors: number;
-  durationMs: number;
-}
-
-type Outcome = "success" | "failure" | "aborted";
-
 /** A fetched object that passed validation, on its way to the directory. */
 interface ValidObject {
   name: string;
@@ -59,22 +52,6 @@ interface ValidObject {
   check: Extract<ObjectCheck, { ok: true }>;
 }
 
-function emptyResult(): SyncResult {
-  return {
-    ok: false,
-    aborted: false,
-    listed: 0,
-    fetched: 0,
-    notModified: 0,
-    written: 0,
-    unchanged: 0,
-    removed: 0,
-    rejected: 0,
-    errors: 0,
-    durationMs: 0,
-  };
-}
-
 export class Syncer {
   readonly id: string;
   readonly stateFileName: string;
@@ -82,8 +59,8 @@ export class Syncer {
   private readonly view: TargetsView;
   private readonly seen: SeenKeys;
   private sawObjects = false;
-  private lastSuccessMs: number | undefined;
-  private synced = false;
+  /** The syncs so far: what /readyz and /healthz report. */
+  readonly history = new SyncHistory();
 
   constructor(
     private readonly store: ObjectStore,
@@ -101,12 +78,12 @@ export class Syncer {
 
   /** Unix ms of the last fully successful sync. */
   get lastSuccess(): number | undefined {
-    return this.lastSuccessMs;
+    return this.history.lastSuccessMs;
   }
 
   /** True once one sync has succeeded in this process. */
   get hasSynced(): boolean {
-    return this.synced;
+    return this.history.lastSuccessMs !== undefined;
   }
 
   /** Names of the files this sidecar owns. */
@@ -151,13 +128,31 @@ export class Syncer {
     this.view.publishGauges();
   }
 
-  /** One poll. Never throws: failures are logged, counted and reported in the result. */
-  async syncOnce(signal: AbortSignal = new AbortController().signal): Promise<SyncResult> {
+  /**
+   * One poll. Never throws: failures are logged, counted and reported in the result. A poll still running
+   * after `timeoutMs` is aborted like a stop (nothing half-written, every file kept) and counts as failed:
+   * a hung request must not hold the loop, whose liveness /healthz reports.
+   */
+  async syncOnce(
+    signal: AbortSignal = new AbortController().signal,
+    timeoutMs?: number,
+  ): Promise<SyncResult> {
     const started = performance.now();
     const result = emptyResult();
+    const deadline = deadlineSignal(signal, timeoutMs);
     try {
-      return this.finish(result, started, await this.poll(signal, result));
+      let outcome = await this.poll(deadline.signal, result);
+      if (outcome === "aborted" && deadline.timedOut()) {
+        outcome = "failure";
+        this.countError("sync_timeout", result, deadline.signal.reason);
+        this.logger.log("error", "sync_timed_out", {
+          timeout_ms: timeoutMs,
+          note: "requests in flight aborted, local files kept, retried next poll",
+        });
+      }
+      return this.finish(result, started, outcome);
     } finally {
+      deadline.dispose();
       if (!(await this.ownership.persist())) this.countError("state_failed", result);
     }
   }
@@ -168,7 +163,7 @@ export class Syncer {
       listing = await this.store.list(this.options.prefix, signal);
     } catch (error) {
       if (signal.aborted) return "aborted";
-      this.countError("list_failed", result);
+      this.countError("list_failed", result, error);
       this.logger.log("error", "list_failed", {
         bucket: this.options.bucket,
         prefix: this.options.prefix,
@@ -237,7 +232,7 @@ export class Syncer {
         this.logger.log("info", "file_removed", { file: name, reason: "object gone from the listing" });
       } catch (error) {
         ok = false;
-        this.countError("remove_failed", result);
+        this.countError("remove_failed", result, error);
         this.logger.log("error", "remove_failed", { file: name, error });
       }
     }
@@ -259,7 +254,7 @@ export class Syncer {
       });
     } catch (error) {
       if (signal.aborted) return true;
-      this.countError("get_failed", result);
+      this.countError("get_failed", result, error);
       this.logger.log("error", "get_failed", { key, error, note: "last good file kept, retried next poll" });
       return false;
     }
@@ -292,7 +287,7 @@ export class Syncer {
       else if (signal.aborted) return true;
       else await this.write(object, current !== undefined, result);
     } catch (error) {
-      this.countError("write_failed", result);
+      this.countError("write_failed", result, error);
       this.logger.log("error", "write_failed", { file: name, key, error, note: "retried next poll" });
       return false;
     }
@@ -358,9 +353,10 @@ export class Syncer {
     if (this.seen.reject(key, etag, kind, reason, kept)) this.countError(kind, result);
   }
 
-  private countError(kind: ErrorKind, result: SyncResult): void {
+  private countError(kind: ErrorKind, result: SyncResult, error?: unknown): void {
     result.errors++;
     this.metrics.errors.inc({ kind });
+    this.history.noteError(kind, error);
   }
 
   private finish(result: SyncResult, started: number, outcome: Outcome): SyncResult {
@@ -369,26 +365,11 @@ export class Syncer {
     result.aborted = outcome === "aborted";
     this.metrics.syncs.inc({ result: outcome });
     this.metrics.syncDuration.observe({ result: outcome }, result.durationMs / 1000);
-    if (result.ok) {
-      this.synced = true;
-      this.lastSuccessMs = Date.now();
-      this.metrics.lastSuccess.set(this.lastSuccessMs / 1000);
-    }
+    this.history.record(outcome, result.durationMs);
+    if (result.ok) this.metrics.lastSuccess.set((this.history.lastSuccessMs ?? 0) / 1000);
+    this.metrics.setRejected(this.seen.rejectedByKind());
     this.view.publishGauges();
-    const busy = result.written + result.removed + result.errors + result.fetched > 0;
-    this.logger.log(result.ok ? (busy ? "info" : "debug") : "warn", "sync_finished", {
-      result: outcome,
-      duration_ms: Math.round(result.durationMs * 10) / 10,
-      listed: result.listed,
-      fetched: result.fetched,
-      not_modified: result.notModified,
-      written: result.written,
-      unchanged: result.unchanged,
-      removed: result.removed,
-      rejected: result.rejected,
-      errors: result.errors,
-      objects: this.view.size,
-    });
+    logSyncFinished(this.logger, result, outcome, this.view.size);
     return result;
   }
 }

@@ -53,6 +53,18 @@ export interface EcsReadApi {
   describeNetworkInterfaces(eniIds: string[]): Promise<Map<string, string | undefined>>;
 }
 
+/** Which tasks ListTasks returns: ECS keeps a stopped task listed for about an hour. */
+export interface TaskFilter {
+  serviceName?: string;
+  family?: string;
+  desiredStatus: "RUNNING" | "STOPPED";
+}
+
+/** What `explain` needs beyond discovery: the tasks of a service or a family, running or recently stopped. */
+export interface TaskFinder {
+  listTaskArns(cluster: string, filter: TaskFilter): Promise<string[]>;
+}
+
 // AWS batch limits: DescribeTasks, DescribeContainerInstances and DescribeClusters take at most 100.
 export const DESCRIBE_BATCH = 100;
 // EC2 allows up to 200 values per filter; 100 keeps one DescribeInstances per container-instance batch.
@@ -60,7 +72,7 @@ export const INSTANCE_BATCH = 100;
 // DescribeServices takes at most 10 services.
 export const SERVICE_BATCH = 10;
 
-export class SdkEcsReadApi implements EcsReadApi {
+export class SdkEcsReadApi implements EcsReadApi, TaskFinder {
   /** The clients come paced and counted from createClients (clients.ts). */
   constructor(
     private readonly ecs: ECSClient,
@@ -103,6 +115,13 @@ export class SdkEcsReadApi implements EcsReadApi {
       { cluster, desiredStatus: "RUNNING" },
     );
     for await (const page of pages) arns.push(...(page.taskArns ?? []));
+    return arns;
+  }
+
+  async listTaskArns(cluster: string, filter: TaskFilter): Promise<string[]> {
+    const arns: string[] = [];
+    for await (const page of paginateListTasks({ client: this.ecs, pageSize: 100 }, { cluster, ...filter }))
+      arns.push(...(page.taskArns ?? []));
     return arns;
   }
 

@@ -12,6 +12,7 @@ import {
   usesHostAddress,
 } from "./model.js";
 import type { EndpointSpec } from "./scrape-labels.js";
+import type { SkipReason } from "./skip-reasons.js";
 
 function isIpv6(bindIP: string | undefined): boolean {
   return bindIP?.includes(":") ?? false;
@@ -68,7 +69,12 @@ function singleContainerPort(def: ContainerDefinitionSpec): number | undefined {
  * behind it when known.
  */
 export type ResolvedAddress = { ip: string; port: number; containerPort?: number };
-type Resolved = ResolvedAddress | { problem: string };
+/** Why an endpoint has no address, as a reason code and in words. */
+export type AddressProblem = { problem: string; reason: SkipReason };
+type Resolved = ResolvedAddress | AddressProblem;
+
+const noPort = (problem: string): AddressProblem => ({ problem, reason: "no-host-port" });
+const noHost = (problem: string): AddressProblem => ({ problem, reason: "no-ec2-host" });
 
 export function resolveAddress(
   task: TaskView,
@@ -78,32 +84,29 @@ export function resolveAddress(
   endpoint: EndpointSpec,
   hosts: ReadonlyMap<string, HostInfo>,
 ): Resolved {
-  if (mode === "none") return { problem: 'network mode "none" has no address to scrape' };
+  if (mode === "none") return noPort('network mode "none" has no address to scrape');
   if (mode === "awsvpc") {
     const ip = container?.privateIpv4Address ?? task.eniPrivateIp;
-    if (!ip) return { problem: "the task has no ENI address yet" };
+    if (!ip) return { problem: "the task has no ENI address yet", reason: "not-running" };
     // Events are input: one malformed address would make the sidecar refuse the whole cluster's object.
     if (!isIP(ip))
-      return { problem: `the task's ENI address ${JSON.stringify(ip.slice(0, 64))} is not an IP address` };
+      return noPort(`the task's ENI address ${JSON.stringify(ip.slice(0, 64))} is not an IP address`);
     const port = endpoint.port ?? singleContainerPort(def);
-    if (port === undefined)
-      return { problem: "dynamic export needs exactly one port mapping in awsvpc mode" };
+    if (port === undefined) return noPort("dynamic export needs exactly one port mapping in awsvpc mode");
     return { ip, port, containerPort: port };
   }
-  if (!usesHostAddress(mode)) return { problem: `network mode "${mode}" is not supported` };
-  if (!task.containerInstanceArn) return { problem: `${mode} mode task has no container instance` };
+  if (!usesHostAddress(mode)) return noPort(`network mode "${mode}" is not supported`);
+  if (!task.containerInstanceArn) return noHost(`${mode} mode task has no container instance`);
   const host = hosts.get(task.containerInstanceArn);
-  if (!host)
-    return { problem: `container instance ${task.containerInstanceArn} could not be resolved to a host` };
-  if (host.external)
-    return { problem: "runs on an ECS Anywhere (external) instance, which has no EC2 address" };
+  if (!host) return noHost(`container instance ${task.containerInstanceArn} could not be resolved to a host`);
+  if (host.external) return noHost("runs on an ECS Anywhere (external) instance, which has no EC2 address");
   if (!host.privateIp) {
-    return {
-      problem: `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} of the container instance was not found`,
-    };
+    return noHost(
+      `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} of the container instance was not found`,
+    );
   }
   if (!isIP(host.privateIp)) {
-    return { problem: `EC2 instance ${host.ec2InstanceId ?? "(unknown)"} has no usable private IP address` };
+    return noHost(`EC2 instance ${host.ec2InstanceId ?? "(unknown)"} has no usable private IP address`);
   }
   const bindings = container?.networkBindings ?? [];
   const ip = host.privateIp;
@@ -111,12 +114,12 @@ export function resolveAddress(
     const single = singleHostPort(bindings);
     if (single) return { ip, ...single };
     const port = mode === "host" ? singleContainerPort(def) : undefined;
-    if (port === undefined) return { problem: "dynamic export needs exactly one published host port" };
+    if (port === undefined) return noPort("dynamic export needs exactly one published host port");
     return { ip, port, containerPort: port };
   }
   if (mode === "host") return { ip, port: endpoint.port, containerPort: endpoint.port };
   const port = hostPortFor(bindings, endpoint.port);
-  if (port === undefined) return { problem: `container port ${endpoint.port} has no host port binding` };
+  if (port === undefined) return noPort(`container port ${endpoint.port} has no host port binding`);
   return { ip, port, containerPort: endpoint.port };
 }
 

@@ -1,31 +1,11 @@
-import {
-  groupLine,
-  normalizeGroup,
-  sortedUnique,
-  type TargetGroup,
-  targetGroupProblem,
-} from "../shared/file-sd.js";
-import { resolveAddress } from "./addresses.js";
-import { type ClusterMeta, type GroupContext, groupFor } from "./group-labels.js";
-import {
-  type ContainerDefinitionSpec,
-  type HostInfo,
-  isScrapeable,
-  networkModeOf,
-  parseClusterArn,
-  serviceNameOf,
-  type TaskDefinitionSpec,
-  type TaskView,
-} from "./model.js";
-import { optsIn, type Selector, type TargetRules } from "./rules.js";
-import { type EndpointSpec, parseEndpoints } from "./scrape-labels.js";
+import { groupLine, sortedUnique } from "../shared/file-sd.js";
+import type { ClusterMeta } from "./group-labels.js";
+import type { HostInfo, TaskDefinitionSpec, TaskView } from "./model.js";
+import type { TargetRules } from "./rules.js";
+import { addSkipCounts, type SkipCounts } from "./skip-reasons.js";
+import { type BuiltGroup, judgeTask, type TargetWarning } from "./verdicts.js";
 
-export interface TargetWarning {
-  taskArn: string;
-  container?: string;
-  label?: string;
-  message: string;
-}
+export type { BuiltGroup, TargetWarning };
 
 export interface BuildInput {
   tasks: TaskView[];
@@ -36,74 +16,26 @@ export interface BuildInput {
   meta?: ClusterMeta;
 }
 
-/** Groups as written: targets and label keys sorted, labels always present. */
-export type BuiltGroup = Required<TargetGroup>;
-
 export interface BuildResult {
   groups: BuiltGroup[];
   /** Each group's line in the file, in the same order. */
   lines: string[];
   warnings: TargetWarning[];
-}
-
-function selectorEndpoints(
-  task: TaskView,
-  def: TaskDefinitionSpec,
-  container: ContainerDefinitionSpec,
-  selectors: Selector[],
-): EndpointSpec[] {
-  const service = serviceNameOf(task.group);
-  const out: EndpointSpec[] = [];
-  for (const s of selectors) {
-    if (s.family && !s.family.test(def.family)) continue;
-    if (s.service && (service === undefined || !s.service.test(service))) continue;
-    if (s.container && !s.container.test(container.name)) continue;
-    const spec: EndpointSpec = { name: "", port: s.port };
-    if (s.path) spec.path = s.path;
-    if (s.scheme) spec.scheme = s.scheme;
-    if (s.job) spec.job = s.job;
-    out.push(spec);
-  }
-  return out;
-}
-
-function endpointsFor(
-  task: TaskView,
-  def: TaskDefinitionSpec,
-  containerDef: ContainerDefinitionSpec,
-  rules: TargetRules,
-  warnings: TargetWarning[],
-): EndpointSpec[] {
-  const endpoints: EndpointSpec[] = [];
-  const labels = containerDef.dockerLabels;
-  if (optsIn(labels, rules)) {
-    // A bad label costs only what it names; each problem says what was dropped and what was kept.
-    const parsed = parseEndpoints(labels, rules.labels, rules.dynamicExportOnly);
-    for (const problem of parsed.problems) {
-      warnings.push({
-        taskArn: task.taskArn,
-        container: containerDef.name,
-        label: problem.label,
-        message: problem.message,
-      });
-    }
-    endpoints.push(...parsed.endpoints);
-  }
-  for (const spec of selectorEndpoints(task, def, containerDef, rules.selectors)) {
-    if (!endpoints.some((e) => e.port === spec.port)) endpoints.push(spec);
-  }
-  return endpoints;
+  /** Containers of the tasks that gave no target, by reason. */
+  skipped: SkipCounts;
 }
 
 /**
  * One task's share of the output: its groups normalized (targets and label keys sorted), each with the
- * line it takes in the file, and the warnings it raised. Depends only on the task, its task definition,
- * its host and the rules, so a caller may keep it for as long as those stay the same.
+ * line it takes in the file, the warnings it raised and its containers that gave no target, by reason.
+ * Depends only on the task, its task definition, its host and the rules, so a caller may keep it for as
+ * long as those stay the same.
  */
 export interface TaskTargets {
   groups: BuiltGroup[];
   lines: string[];
   warnings: TargetWarning[];
+  skipped: SkipCounts;
 }
 
 export function buildTaskTargets(
@@ -113,56 +45,15 @@ export function buildTaskTargets(
   rules: TargetRules,
   meta: ClusterMeta = {},
 ): TaskTargets {
-  const warnings: TargetWarning[] = [];
+  const def = taskDefinitions.get(task.taskDefinitionArn);
+  const { verdicts, warnings } = judgeTask(task, def, hosts, rules, meta);
   const groups: BuiltGroup[] = [];
-  const def = isScrapeable(task) ? taskDefinitions.get(task.taskDefinitionArn) : undefined;
-  if (isScrapeable(task) && !def)
-    warnings.push({
-      taskArn: task.taskArn,
-      message: `task definition ${task.taskDefinitionArn} is not known`,
-    });
-  if (def) {
-    const mode = networkModeOf(task, def);
-    const cluster = parseClusterArn(task.clusterArn);
-    const host = task.containerInstanceArn ? hosts.get(task.containerInstanceArn) : undefined;
-    for (const containerDef of def.containers) {
-      const endpoints = endpointsFor(task, def, containerDef, rules, warnings);
-      if (endpoints.length === 0) continue;
-      const container = task.containers.find((c) => c.name === containerDef.name);
-      // A container that has exited (a finished init container, say) serves nothing.
-      if (container?.lastStatus === "STOPPED") continue;
-      if (!container && mode !== "awsvpc") continue;
-      const ctx: GroupContext = { task, cluster, def, mode, containerDef, container, host, meta, rules };
-      for (const endpoint of endpoints) groups.push(...endpointGroup(ctx, endpoint, hosts, warnings));
-    }
+  const skipped: SkipCounts = {};
+  for (const v of verdicts) {
+    if (v.reason === "target") groups.push(...v.groups);
+    else skipped[v.reason] = (skipped[v.reason] ?? 0) + 1;
   }
-  const normalized = groups.map(normalizeGroup);
-  return { groups: normalized, lines: normalized.map(groupLine), warnings };
-}
-
-/**
- * The group of one endpoint, or none with a warning. Every group is held to the file_sd contract the
- * sidecar applies, so one bad value skips its own endpoint instead of having the cluster's object refused.
- */
-function endpointGroup(
-  ctx: GroupContext,
-  endpoint: EndpointSpec,
-  hosts: ReadonlyMap<string, HostInfo>,
-  warnings: TargetWarning[],
-): BuiltGroup[] {
-  const { task, mode, containerDef, container, rules } = ctx;
-  const resolved = resolveAddress(task, mode, containerDef, container, endpoint, hosts);
-  const group = "problem" in resolved ? undefined : groupFor(ctx, endpoint, resolved);
-  const problem = "problem" in resolved ? resolved.problem : targetGroupProblem(group);
-  if (group && problem === undefined) return [group];
-  const label = endpoint.name === "" ? undefined : `${rules.labels.port}.${endpoint.name}`;
-  warnings.push({
-    taskArn: task.taskArn,
-    container: containerDef.name,
-    ...(label ? { label } : {}),
-    message: `endpoint skipped: ${problem}`,
-  });
-  return [];
+  return { groups, lines: groups.map(groupLine), warnings, skipped };
 }
 
 /**
@@ -176,6 +67,7 @@ export function buildTargetGroups(
     buildTaskTargets(task, input.taskDefinitions, input.hosts, input.rules, input.meta),
 ): BuildResult {
   const warnings: TargetWarning[] = [];
+  const skipped: SkipCounts = {};
   const entries: { line: string; group: BuiltGroup }[] = [];
   for (const task of input.tasks) {
     const share = perTask(task);
@@ -183,6 +75,7 @@ export function buildTargetGroups(
       entries.push({ line: share.lines[i] as string, group });
     });
     warnings.push(...share.warnings);
+    addSkipCounts(skipped, share.skipped);
   }
-  return { ...sortedUnique(entries), warnings };
+  return { ...sortedUnique(entries), warnings, skipped };
 }

@@ -1,5 +1,5 @@
 import type { CallCounter } from "../aws/call-counter.js";
-import type { EcsReadApi } from "../aws/ecs-read-api.js";
+import type { EcsReadApi, TaskFinder } from "../aws/ecs-read-api.js";
 import type { EngineConfig } from "../config.js";
 import type { DiscoveryCaches } from "../discovery/caches.js";
 import type { TargetOutput } from "../publish/target-output.js";
@@ -15,6 +15,8 @@ export interface Log {
 /** Everything a run touches, passed in: built by `compose.ts` for the handler, the CLI, tests and bench. */
 export interface EngineDeps {
   api: EcsReadApi;
+  /** `explain`'s listings by service or family (never wrapped: explain is read-only and runs alone). */
+  finder?: TaskFinder;
   output: TargetOutput;
   config: EngineConfig;
   caches: DiscoveryCaches;

@@ -120,6 +120,7 @@ async function readComputeCommit(round: Round): Promise<ClusterResult | "conflic
     status: "dry-run",
     tasks: Object.keys(step.next.tasks).length,
     targets: built.groups.length,
+    skippedContainers: built.skipped,
     object: round.object,
   };
   if (work.dryRun) return { outcome, counts, groups: built.groups };

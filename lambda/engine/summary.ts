@@ -3,6 +3,7 @@
  * its outcome; `summarize` adds them up once, at the end.
  */
 import type { CallCounts } from "../aws/call-counter.js";
+import { addSkipCounts, type SkipCounts } from "../core/skip-reasons.js";
 import type { TargetGroup } from "../shared/file-sd.js";
 
 export type ClusterStatus = "written" | "unchanged" | "failed" | "gone" | "held-back" | "dry-run";
@@ -14,6 +15,8 @@ export interface ClusterOutcome {
   mode: "reconcile" | "events";
   tasks: number;
   targets: number;
+  /** Containers of the recorded tasks that gave no target, by reason (core/skip-reasons.ts). */
+  skippedContainers?: SkipCounts;
   object?: string;
   error?: string;
   /** Why a cluster was held back (the churn guard's finding). */
@@ -55,6 +58,8 @@ export interface RunSummary {
   clusters: ClusterOutcome[];
   tasks: number;
   targets: number;
+  /** Containers of the published clusters' tasks that gave no target, by reason. */
+  skippedContainers: SkipCounts;
   objects: { written: number; unchanged: number; deleted: number; failed: number };
   deleted: string[];
   events: ClusterCounts["events"];
@@ -93,6 +98,7 @@ export function summarize(input: SummaryInput): RunSummary {
     clusters: input.results.map((r) => r.outcome).sort((a, b) => a.cluster.localeCompare(b.cluster)),
     tasks: 0,
     targets: 0,
+    skippedContainers: {},
     objects: { written: 0, unchanged: 0, deleted: input.deleted.length, failed: 0 },
     deleted: [...input.deleted],
     events: { applied: 0, stale: 0, ignored: 0 },
@@ -107,6 +113,7 @@ export function summarize(input: SummaryInput): RunSummary {
   for (const { outcome, counts } of input.results) {
     summary.tasks += outcome.tasks;
     summary.targets += outcome.targets;
+    if (outcome.skippedContainers) addSkipCounts(summary.skippedContainers, outcome.skippedContainers);
     if (outcome.status === "written") summary.objects.written++;
     if (outcome.status === "unchanged" || outcome.status === "held-back") summary.objects.unchanged++;
     if (outcome.status === "failed") summary.objects.failed++;

@@ -31,6 +31,11 @@ export function isClusterGone(error: unknown): boolean {
   return nameOf(error) === "ClusterNotFoundException";
 }
 
+/** ECS: ListTasks was given a service the cluster does not have. */
+export function isServiceNotFound(error: unknown): boolean {
+  return nameOf(error) === "ServiceNotFoundException";
+}
+
 /**
  * ECS answers ClientException (or InvalidParameterException) for a task definition it will not describe,
  * for example one being deleted. Retrying cannot help; throttles, 5xx and access denied are different.

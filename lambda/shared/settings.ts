@@ -23,9 +23,6 @@ export const POWERTOOLS_VARIABLES = {
   metricsNamespace: "POWERTOOLS_METRICS_NAMESPACE",
 } as const;
 
-/** Published once per fully successful reconcile; the stale-targets alarm counts it. */
-export const RECONCILE_SUCCESS_METRIC = "ReconcileSuccess";
-
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,

@@ -41,6 +41,17 @@ export interface QueueTrigger {
 
 export type Trigger = SingleTrigger | QueueTrigger;
 
+/** `{"action":"explain", …}`: read-only, answered directly, never queued. */
+export interface ExplainTrigger {
+  kind: "explain";
+  clusters?: string[];
+  task?: string;
+  service?: string;
+  family?: string;
+}
+
+export type Invocation = Trigger | ExplainTrigger;
+
 /** Input the handler cannot act on; the message says what was expected and what was wrong. */
 export class InputError extends Error {
   constructor(message: string) {
@@ -85,24 +96,8 @@ function parseResync(input: Record<string, unknown>): ResyncTrigger {
     dryRun: input.dryRun === true,
     force: input.force === true,
   };
-  if (input.clusters !== undefined) {
-    if (
-      !Array.isArray(input.clusters) ||
-      input.clusters.length === 0 ||
-      !input.clusters.every((c) => typeof c === "string")
-    ) {
-      throw new InputError(
-        `resync payload field "clusters" must be a non-empty array of cluster names or ARNs, got ${preview(input.clusters)}`,
-      );
-    }
-    const bad = input.clusters.find((c) => !isClusterRef(c));
-    if (bad !== undefined) {
-      throw new InputError(
-        `resync payload field "clusters" has ${preview(bad)}, which is neither an ECS cluster name nor a cluster ARN`,
-      );
-    }
-    trigger.clusters = [...new Set(input.clusters as string[])];
-  }
+  const clusters = parseClusterField(input, "resync");
+  if (clusters) trigger.clusters = clusters;
   return trigger;
 }
 
@@ -136,7 +131,11 @@ export function parseSingle(input: unknown): SingleTrigger {
   if (!isRecord(input)) throw new InputError(`${EXPECTED}; got ${preview(input)}`);
   if ("action" in input) {
     if (input.action === "resync") return parseResync(input);
-    throw new InputError(`unknown action ${preview(input.action)}; the only action is "resync"`);
+    if (input.action === "explain")
+      throw new InputError(
+        '"explain" is answered by a direct invocation of the function, not through the queue',
+      );
+    throw new InputError(`unknown action ${preview(input.action)}; the actions are "resync" and "explain"`);
   }
   const source = input.source;
   const detailType = input["detail-type"];
@@ -173,4 +172,48 @@ export function parseTrigger(input: unknown): Trigger {
     return { kind: "queue", items };
   }
   return parseSingle(input);
+}
+
+function parseClusterField(input: Record<string, unknown>, payload: string): string[] | undefined {
+  if (input.clusters === undefined) return undefined;
+  const clusters = input.clusters;
+  if (!Array.isArray(clusters) || clusters.length === 0 || !clusters.every((c) => typeof c === "string")) {
+    throw new InputError(
+      `${payload} payload field "clusters" must be a non-empty array of cluster names or ARNs, got ${preview(clusters)}`,
+    );
+  }
+  const bad = clusters.find((c) => !isClusterRef(c));
+  if (bad !== undefined) {
+    throw new InputError(
+      `${payload} payload field "clusters" has ${preview(bad)}, which is neither an ECS cluster name nor a cluster ARN`,
+    );
+  }
+  return [...new Set(clusters as string[])];
+}
+
+function parseExplain(input: Record<string, unknown>): ExplainTrigger {
+  const allowed = new Set(["action", "clusters", "task", "service", "family"]);
+  const unknown = Object.keys(input).filter((k) => !allowed.has(k));
+  if (unknown.length > 0) {
+    throw new InputError(
+      `explain payload has unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}; allowed: action, clusters, task, service, family`,
+    );
+  }
+  const given = (["task", "service", "family"] as const).filter((k) => input[k] !== undefined);
+  if (given.length !== 1)
+    throw new InputError('explain payload needs exactly one of "task", "service" or "family"');
+  const key = given[0] as "task" | "service" | "family";
+  const value = input[key];
+  if (typeof value !== "string" || value.trim() === "" || value.length > 1600)
+    throw new InputError(`explain payload field "${key}" must be a non-empty string, got ${preview(value)}`);
+  const trigger: ExplainTrigger = { kind: "explain", [key]: value.trim() };
+  const clusters = parseClusterField(input, "explain");
+  if (clusters) trigger.clusters = clusters;
+  return trigger;
+}
+
+/** Classifies a direct invocation: an explain request, or any trigger `parseTrigger` knows. */
+export function parseInvocation(input: unknown): Invocation {
+  if (isRecord(input) && input.action === "explain") return parseExplain(input);
+  return parseTrigger(input);
 }

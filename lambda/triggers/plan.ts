@@ -43,7 +43,7 @@ export interface PlanScope {
   clusters: readonly string[];
 }
 
-function isConfigured(cluster: ClusterRef, configured: readonly string[]): boolean {
+export function isConfigured(cluster: ClusterRef, configured: readonly string[]): boolean {
   return configured.length === 0 || configured.some((ref) => ref === cluster.arn || ref === cluster.name);
 }
 

@@ -8,7 +8,7 @@ import { composeEngine } from "../../lambda/compose.js";
 import { loadEngineConfig } from "../../lambda/config.js";
 import type { Log } from "../../lambda/engine/deps.js";
 import { ClusterListingError } from "../../lambda/engine/summary.js";
-import { invoke } from "../../lambda/invoke.js";
+import { run as invoke } from "../../lambda/invoke.js";
 import type {
   ObjectKind,
   ObjectRef,

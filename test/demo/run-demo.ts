@@ -14,6 +14,8 @@ import { createServer, type Server } from "node:http";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import type { ExplainReport } from "../../lambda/explain/explain.js";
+import { explainTable } from "../../lambda/explain/format.js";
 import { generateFleet, type StandIn, startStandIn } from "../standin/index.js";
 import { type S3StandIn, startS3StandIn } from "../standin/s3/index.js";
 import { freePort } from "../support/ports.js";
@@ -103,6 +105,7 @@ interface Summary {
   objects: { written: number; unchanged: number; deleted: number; failed: number };
   events: { applied: number; stale: number; ignored: number };
   warnings: number;
+  skippedContainers: Record<string, number>;
   apiCalls: Record<string, number>;
   durationMs: number;
 }
@@ -132,11 +135,15 @@ class LocalLambda {
   }
 
   invoke(event: unknown): Promise<Summary> {
+    return this.call(event) as Promise<Summary>;
+  }
+
+  call(event: unknown): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolveInvoke, reject) => {
       this.pending.set(id, (reply) => {
         if (reply.error) reject(new Error(`the Lambda failed: ${String(reply.error)}`));
-        else resolveInvoke(reply.result as Summary);
+        else resolveInvoke(reply.result);
       });
       this.child.send({ id, event });
     });
@@ -161,6 +168,13 @@ function describeRun(s: Summary): string {
   return [
     `   ${s.ok ? "ok" : "NOT OK"}: ${s.tasks} tasks, ${s.targets} targets; objects ${s.objects.written} written, ${s.objects.unchanged} unchanged, ${s.objects.deleted} deleted`,
     `   ECS calls: ${ecs}; EC2 calls: ${ec2}; S3 requests: ${s3}; ${s.durationMs} ms`,
+    ...(Object.keys(s.skippedContainers ?? {}).length > 0
+      ? [
+          `   containers of recorded tasks that gave no target: ${Object.entries(s.skippedContainers)
+            .map(([reason, n]) => `${n} ${reason}`)
+            .join(", ")}`,
+        ]
+      : []),
     ...(s.warnings > 0
       ? [`   ${s.warnings} containers or endpoints skipped with a warning (see the Lambda log)`]
       : []),
@@ -433,7 +447,19 @@ async function main(): Promise<void> {
   }
   console.log(`   targets: ${before} before the events, ${allGroups(files).length} after`);
 
-  step("6. Prometheus");
+  step("6. Why is a container a target, or not? explain (read-only)");
+  const service = template.group?.startsWith("service:")
+    ? template.group.slice("service:".length)
+    : undefined;
+  const question = service ? { service } : { family: template.taskDefinition.family };
+  console.log(
+    `   {"action":"explain", ${JSON.stringify(question).slice(1, -1)}} (or: npm run cli -- explain --${Object.keys(question)[0]} ${Object.values(question)[0]})`,
+  );
+  const report = (await lambda.call({ action: "explain", ...question })) as ExplainReport;
+  const table = explainTable(report, 12).trimEnd().split("\n");
+  for (const row of table) console.log(`   ${row.length > 150 ? `${row.slice(0, 149)}…` : row}`);
+
+  step("7. Prometheus");
   let targetsPage: string | undefined;
   const hasPrometheus = spawnSync("prometheus", ["--version"], { stdio: "ignore" }).status === 0;
   if (values["no-prometheus"]) {

@@ -13,7 +13,7 @@ import { CallCounter } from "../../lambda/aws/call-counter.js";
 import { createClients } from "../../lambda/aws/clients.js";
 import type { EngineDeps } from "../../lambda/engine/deps.js";
 import type { RunSummary } from "../../lambda/engine/summary.js";
-import { invoke } from "../../lambda/invoke.js";
+import { run as invoke } from "../../lambda/invoke.js";
 import { DirectoryTargetOutput } from "../../lambda/publish/directory-output.js";
 import { S3TargetOutput } from "../../lambda/publish/s3-output.js";
 import { generateFleet, type StandIn, startStandIn } from "../standin/index.js";

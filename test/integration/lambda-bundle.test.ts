@@ -206,10 +206,12 @@ describe("the deployed bundle", () => {
       .split("\n")
       .filter((line) => line.includes('"_aws"'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(emf).toHaveLength(1);
-    const record = emf[0] as Record<string, unknown> & {
+    type Emf = Record<string, unknown> & {
       _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] };
     };
+    const runDocs = emf.filter((doc) => "ReconcileSuccess" in doc);
+    expect(runDocs).toHaveLength(1);
+    const record = runDocs[0] as Emf;
     const directive = record._aws.CloudWatchMetrics[0];
     expect(directive?.Namespace).toBe(alarm?.Namespace);
     for (const d of alarm?.Dimensions ?? []) {
@@ -217,6 +219,17 @@ describe("the deployed bundle", () => {
       expect(record[d.Name]).toBe(d.Value);
     }
     expect(record).toMatchObject({ ReconcileSuccess: 1, DriftTargetsAdded: 0, DriftTargetsRemoved: 0 });
+    // The dashboard's per-cluster and per-operation widgets: one more dimension each, beside `service`.
+    const withDimension = (metric: string, dimension: string) =>
+      (emf as Emf[]).filter(
+        (doc) =>
+          metric in doc &&
+          typeof doc[dimension] === "string" &&
+          doc._aws.CloudWatchMetrics[0]?.Dimensions.flat().includes(dimension),
+      );
+    expect(withDimension("ClusterTargets", "cluster").length).toBeGreaterThan(0);
+    expect(withDimension("ClusterFailed", "cluster").length).toBeGreaterThan(0);
+    expect(withDimension("OperationCalls", "operation").map((d) => d.operation)).toContain("ListTasks");
   });
 
   it("handles the ECS guide's sample task event (a task this cluster does not have) without changing targets", async () => {

@@ -197,7 +197,7 @@ describe("sidecar CLI", () => {
     expect(Object.keys(state.files).sort()).toEqual(Object.keys(files).sort());
   });
 
-  it("polls: picks up changes and deletions, serves /targets, /metrics, /healthz; stops on SIGTERM", async () => {
+  it("polls: picks up changes and deletions, serves /targets, /metrics, /healthz, /readyz; stops on SIGTERM", async () => {
     await put(K("a"), JSON.stringify([{ targets: ["10.0.0.1:9100"], labels: { job: "a" } }]));
     await put(K("b"), "[]");
     const dir = await tempDir();
@@ -215,7 +215,9 @@ describe("sidecar CLI", () => {
       run.records.find((r) => r.event === "http_listening"),
     );
     const base = `http://127.0.0.1:${String(listening.port)}`;
-    await waitFor("healthy", async () => (await fetch(`${base}/healthz`)).status === 200);
+    // /healthz is liveness (200 from the start); /readyz says when the first sync has succeeded
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    await waitFor("ready", async () => (await fetch(`${base}/readyz`)).status === 200);
     expect(await (await fetch(`${base}/targets`)).json()).toEqual([
       { targets: ["10.0.0.1:9100"], labels: { job: "a" } },
     ]);

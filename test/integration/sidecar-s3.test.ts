@@ -10,6 +10,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { SidecarHealth } from "../../sidecar/health.js";
 import { type RunningHttpServer, startHttpServer } from "../../sidecar/http.js";
 import { FsLocalDir } from "../../sidecar/localdir.js";
 import { memoryLogger } from "../../sidecar/log.js";
@@ -239,26 +240,26 @@ describe(`sync against S3 (${s3Kind()})`, () => {
 describe("HTTP endpoints", () => {
   let http: RunningHttpServer | undefined;
 
-  it("/targets, /metrics and /healthz", async () => {
+  it("/targets, /metrics, /healthz (liveness) and /readyz (freshness)", async () => {
     await put(K("a"), JSON.stringify([{ targets: ["10.0.0.1:9100"], labels: { job: "a" } }]));
     await put(K("b"), JSON.stringify([{ targets: ["10.0.0.2:9100", "10.0.0.3:9100"] }]));
     const { syncer, metrics, logger } = await setup();
     let now = Date.now();
-    http = await startHttpServer({
-      host: "127.0.0.1",
-      port: 0,
-      syncer,
-      metrics,
-      logger,
+    const health = new SidecarHealth(syncer.history, {
       intervalMs: 5000,
-      healthIntervals: 3,
+      freshnessIntervals: 3,
+      syncTimeoutMs: 60_000,
       now: () => now,
     });
+    metrics.watchFreshness(() => health.fresh(), health.maxAgeMs / 1000);
+    http = await startHttpServer({ host: "127.0.0.1", port: 0, syncer, metrics, logger, health });
     const base = `http://127.0.0.1:${http.port}`;
     try {
       // before the first sync: no answer that would make Prometheus drop its targets
       expect((await fetch(`${base}/targets`)).status).toBe(503);
-      expect((await fetch(`${base}/healthz`)).status).toBe(503);
+      expect((await fetch(`${base}/readyz`)).status).toBe(503);
+      // not yet synced is not dead: liveness is about the poll loop, never about S3
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
 
       await syncer.syncOnce();
       now = syncer.lastSuccess ?? 0;
@@ -270,9 +271,10 @@ describe("HTTP endpoints", () => {
         { targets: ["10.0.0.2:9100", "10.0.0.3:9100"] },
       ]);
 
-      const health = await fetch(`${base}/healthz`);
-      expect(health.status).toBe(200);
-      expect(await health.json()).toMatchObject({ status: "ok" });
+      const ready = await fetch(`${base}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: "ok", check: "freshness", consecutive_failures: 0 });
+      expect(await (await fetch(`${base}/healthz`)).json()).toMatchObject({ status: "ok", fresh: true });
 
       const text = await (await fetch(`${base}/metrics`)).text();
       expect(text).toMatch(/^ecs_discovery_sidecar_last_successful_sync_timestamp_seconds \d+/m);
@@ -287,23 +289,35 @@ describe("HTTP endpoints", () => {
         /^ecs_discovery_sidecar_s3_requests_total\{operation="GetObject",outcome="ok"\} 2$/m,
       );
       expect(text).toMatch(/^ecs_discovery_sidecar_errors_total\{kind="bad_shape"\} 0$/m);
+      expect(text).toMatch(/^ecs_discovery_sidecar_fresh 1$/m);
+      expect(text).toMatch(/^ecs_discovery_sidecar_freshness_max_age_seconds 15$/m);
 
-      // three intervals later without a successful sync: unhealthy
+      // three intervals later without a successful sync: stale, and still alive
       now += 3 * 5000 + 1;
-      expect((await fetch(`${base}/healthz`)).status).toBe(503);
+      const stale = await fetch(`${base}/readyz`);
+      expect(stale.status).toBe(503);
+      expect(await stale.json()).toMatchObject({ status: "stale", age_seconds: 15, max_age_seconds: 15 });
+      expect((await fetch(`${base}/metrics`)).status).toBe(200);
+      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^ecs_discovery_sidecar_fresh 0$/m);
       now -= 1;
-      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
-      // a corrupt object: /targets still serves the last good groups
+      // a corrupt object: /targets still serves the last good groups, and the object is counted as refused
       await put(K("b"), "garbage");
       await syncer.syncOnce();
       expect(((await (await fetch(`${base}/targets`)).json()) as unknown[]).length).toBe(2);
+      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(
+        /^ecs_discovery_sidecar_rejected_objects\{kind="not_json"\} 1$/m,
+      );
       // a deleted object disappears from /targets
       await admin.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: K("b") }));
       await syncer.syncOnce();
       expect(await (await fetch(`${base}/targets`)).json()).toEqual([
         { targets: ["10.0.0.1:9100"], labels: { job: "a" } },
       ]);
+      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(
+        /^ecs_discovery_sidecar_rejected_objects\{kind="not_json"\} 0$/m,
+      );
       expect((await fetch(`${base}/nope`)).status).toBe(404);
       expect((await fetch(`${base}/targets`, { method: "POST" })).status).toBe(405);
     } finally {

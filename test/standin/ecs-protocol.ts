@@ -285,7 +285,7 @@ function describeTaskDefinition(fleet: Fleet, input: Json): Json {
   const ref = optString(input, "taskDefinition");
   const td = ref === undefined || ref === "" ? undefined : fleet.findTaskDefinition(ref);
   // AWS answers a ClientException (not a "not found" code) for an unknown task definition.
-  if (!td) throw new ApiError("ClientException", 400, "Unable to describe task definition.");
+  if (!td || td.refused) throw new ApiError("ClientException", 400, "Unable to describe task definition.");
   return {
     taskDefinition: renderTaskDefinition(td),
     ...(includesTags(input) ? { tags: tagList(td.tags) } : {}),

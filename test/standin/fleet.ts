@@ -333,6 +333,16 @@ export class Fleet {
     td.status = "INACTIVE";
   }
 
+  /**
+   * From now on DescribeTaskDefinition answers ClientException ("Unable to describe task definition.") for
+   * this revision, as AWS does for one it will not describe (deleted, say), while tasks running it keep it.
+   */
+  refuseTaskDefinition(ref: string): void {
+    const td = this.findTaskDefinition(ref, true);
+    if (!td) throw new Error(`no task definition ${ref}`);
+    td.refused = true;
+  }
+
   /** By ARN, `family:revision`, or `family` (latest ACTIVE revision), as DescribeTaskDefinition resolves it. */
   findTaskDefinition(ref: string, includeInactive = true): TaskDefinitionRecord | undefined {
     if (ref.startsWith("arn:")) {

@@ -89,6 +89,8 @@ export interface TaskDefinitionRecord {
   memory?: string;
   registeredAt: number;
   tags: Record<string, string>;
+  /** DescribeTaskDefinition answers ClientException for it (`Fleet.refuseTaskDefinition`). */
+  refused?: boolean;
 }
 
 export interface ClusterRecord {

@@ -52,7 +52,7 @@ const fn = (template: Template) =>
 const env = (template: Template): Record<string, unknown> => fn(template)?.Environment?.Variables ?? {};
 
 describe("discovery function", () => {
-  it("runs on Node.js 22", () => {
+  it("runs on Node.js 24", () => {
     t.hasResourceProperties("AWS::Lambda::Function", { Runtime: "nodejs24.x" });
   });
   it("runs on arm64", () => {
@@ -174,6 +174,13 @@ describe("discovery function", () => {
       /configuration: SELECTORS \[0\]\.family is not a valid regular expression/,
     );
     expect(() => synthConstruct({ labels: { port: "metrics=port" } })).toThrow(/configuration: PORT_LABEL/);
+  });
+  it("retries a failed asynchronous invocation twice", () => {
+    t.hasResourceProperties("AWS::Lambda::EventInvokeConfig", { MaximumRetryAttempts: 2 });
+  });
+  it("drops an asynchronous invocation once the next reconcile is due", () => {
+    t.hasResourceProperties("AWS::Lambda::EventInvokeConfig", { MaximumEventAgeInSeconds: 300 });
+    c.hasResourceProperties("AWS::Lambda::EventInvokeConfig", { MaximumEventAgeInSeconds: 600 });
   });
   it("dead-letters failed asynchronous (scheduled) invocations", () => {
     t.hasResourceProperties("AWS::Lambda::Function", {
@@ -402,69 +409,6 @@ describe("sidecar access", () => {
   });
 });
 
-describe("alarms", () => {
-  it("alarm on function errors in 2 of 3 five-minute periods", () => {
-    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      Namespace: "AWS/Lambda",
-      MetricName: "Errors",
-      Statistic: "Sum",
-      Period: 300,
-      Threshold: 1,
-      ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      EvaluationPeriods: 3,
-      DatapointsToAlarm: 2,
-    });
-  });
-  it("alarm as soon as the dead-letter queue holds a message", () => {
-    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      Namespace: "AWS/SQS",
-      MetricName: "ApproximateNumberOfMessagesVisible",
-      Dimensions: [
-        {
-          Name: "QueueName",
-          Value: { "Fn::GetAtt": [Match.stringLikeRegexp("DeadLetterQueue"), "QueueName"] },
-        },
-      ],
-      Statistic: "Maximum",
-      Threshold: 1,
-      ComparisonOperator: "GreaterThanOrEqualToThreshold",
-    });
-  });
-  it("alarm when no reconcile succeeded for 3 schedule periods, missing data breaching", () => {
-    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      Namespace: "PrometheusEcsDiscovery",
-      MetricName: "ReconcileSuccess",
-      Dimensions: [{ Name: "service", Value: "prometheus-ecs-discovery" }],
-      Statistic: "Sum",
-      Period: 300,
-      EvaluationPeriods: 3,
-      Threshold: 1,
-      ComparisonOperator: "LessThanThreshold",
-      TreatMissingData: "breaching",
-    });
-  });
-  it("follow reconcileInterval and reconcileMissingPeriods", () => {
-    c.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      MetricName: "ReconcileSuccess",
-      Period: 600,
-      EvaluationPeriods: 4,
-    });
-  });
-  it("notify nobody by default", () => {
-    for (const alarm of Object.values(t.findResources("AWS::CloudWatch::Alarm"))) {
-      expect(alarm.Properties.AlarmActions).toBeUndefined();
-    }
-  });
-  it("notify the alarm topic on alarm and on recovery", () => {
-    const alarms = Object.values(c.findResources("AWS::CloudWatch::Alarm"));
-    expect(alarms).toHaveLength(3);
-    for (const alarm of alarms) {
-      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alerts/) }]);
-      expect(alarm.Properties.OKActions).toEqual(alarm.Properties.AlarmActions);
-    }
-  });
-});
-
 describe("outputs", () => {
   it("name the bucket", () => {
     t.hasOutput("BucketName", { Value: { Ref: Match.stringLikeRegexp("TargetsBucket") } });
@@ -481,7 +425,7 @@ describe("outputs", () => {
       Export: { Name: "Test-SidecarPolicyArn" },
     });
   });
-  it("give the exact resync command", () => {
+  it("give the exact resync command, reading the answer for a minute longer than the function may run", () => {
     const fnId = Object.keys(t.findResources("AWS::Lambda::Function"))[0];
     t.hasOutput("ResyncCommand", {
       Value: {
@@ -490,15 +434,43 @@ describe("outputs", () => {
           [
             `aws lambda invoke --region ${REGION} --function-name `,
             { Ref: fnId },
-            ` --cli-binary-format raw-in-base64-out --payload '{"action":"resync"}' /dev/stdout`,
+            ` --cli-read-timeout 180 --cli-binary-format raw-in-base64-out --payload '{"action":"resync"}' /dev/stdout`,
           ],
         ],
       },
     });
   });
+  it("set the resync command's read timeout from the function's timeout", () => {
+    expect(JSON.stringify(c.findOutputs("ResyncCommand"))).toContain(" --cli-read-timeout 120 ");
+  });
   it("name the log group and the dead-letter queue for the runbook", () => {
     t.hasOutput("LogGroupName", { Value: { Ref: Match.stringLikeRegexp("LogGroup") } });
     t.hasOutput("DeadLetterQueueUrl", { Value: { Ref: Match.stringLikeRegexp("DeadLetterQueue") } });
+  });
+  it("name the event queue", () => {
+    t.hasOutput("EventQueueName", {
+      Value: { "Fn::GetAtt": [Match.stringLikeRegexp("TaskEventQueue"), "QueueName"] },
+    });
+  });
+  it("give the event queue's URL", () => {
+    t.hasOutput("EventQueueUrl", { Value: { Ref: Match.stringLikeRegexp("TaskEventQueue") } });
+  });
+  it("name the task event rule", () => {
+    t.hasOutput("EventRuleName", { Value: { Ref: Match.stringLikeRegexp("TaskStateChangeRule") } });
+  });
+  it("name the reconcile schedule rule", () => {
+    t.hasOutput("ReconcileScheduleRuleName", { Value: { Ref: Match.stringLikeRegexp("ReconcileSchedule") } });
+  });
+  it("give the UUID of the queue → function mapping", () => {
+    const mappingId = Object.keys(t.findResources("AWS::Lambda::EventSourceMapping"))[0];
+    t.hasOutput("EventSourceMappingId", { Value: { Ref: mappingId } });
+  });
+  it("give the alarm topic's ARN", () => {
+    t.hasOutput("AlarmTopicArn", { Value: { Ref: Match.stringLikeRegexp("AlarmTopic") } });
+    c.hasOutput("AlarmTopicArn", { Value: { Ref: Match.stringLikeRegexp("^Alerts") } });
+  });
+  it("name the dashboard", () => {
+    t.hasOutput("DashboardName", { Value: { Ref: Match.stringLikeRegexp("Dashboard") } });
   });
 });
 

@@ -41,6 +41,20 @@ describe("cdk-nag AwsSolutions", () => {
     expect(ruleNames(app)).toEqual([]);
   });
 
+  it("finds nothing unacknowledged with an existing alarm topic and an e-mail subscription either", () => {
+    const { app } = buildApp({
+      context: {
+        regions: ["eu-west-1"],
+        discovery: {
+          alarmTopicArn: "arn:aws:sns:{region}:111122223333:oncall",
+          alarmEmail: "oncall@example.com",
+        },
+      },
+      overrides: { entry: STUB_ENTRY },
+    });
+    expect(ruleNames(app)).toEqual([]);
+  });
+
   it("fails the synth when a finding is added", () => {
     const { app, stack } = nagApp();
     new sqs.Queue(stack, "PlainQueue"); // no TLS enforcement, no dead-letter queue

@@ -13,7 +13,8 @@ describe("parseConfig", () => {
       listen: undefined,
       once: false,
       maxObjectBytes: 64 * 1024 * 1024,
-      healthIntervals: 3,
+      freshnessIntervals: 3,
+      syncTimeoutMs: 300_000,
       trustEmptyListing: false,
       help: false,
     });
@@ -29,6 +30,7 @@ describe("parseConfig", () => {
       SIDECAR_ONCE: "true",
       SIDECAR_MAX_OBJECT_SIZE: "1MiB",
       SIDECAR_HEALTH_INTERVALS: "5",
+      SIDECAR_SYNC_TIMEOUT: "2m",
       SIDECAR_TRUST_EMPTY_LISTING: "1",
     };
     expect(parseConfig([], env)).toMatchObject({
@@ -39,7 +41,8 @@ describe("parseConfig", () => {
       listen: { host: "0.0.0.0", port: 9488 },
       once: true,
       maxObjectBytes: 1024 * 1024,
-      healthIntervals: 5,
+      freshnessIntervals: 5,
+      syncTimeoutMs: 120_000,
       trustEmptyListing: true,
     });
     expect(
@@ -65,6 +68,13 @@ describe("parseConfig", () => {
     [[...base, "--listen", "h:70000"], /--listen/],
     [[...base, "--max-object-size", "lots"], /--max-object-size/],
     [[...base, "--health-intervals", "0"], /--health-intervals/],
+    [[...base, "--freshness-intervals", "x"], /--freshness-intervals: "x" is not a whole number/],
+    [
+      [...base, "--freshness-intervals", "4", "--health-intervals", "5"],
+      /--freshness-intervals is 4 but --health-intervals, its older name, is 5/,
+    ],
+    [[...base, "--sync-timeout", "500ms"], /--sync-timeout: 500ms is shorter than the 1s minimum/],
+    [[...base, "--sync-timeout", "2h"], /--sync-timeout: 2h is longer than 1h/],
     [[...base, "--once=maybe"], /--once: expected true or false/],
     [[...base, "--bogus"], /unknown flag --bogus/],
     [[...base, "stray"], /unexpected argument "stray"/],
@@ -73,6 +83,20 @@ describe("parseConfig", () => {
   ])("%j → %s", (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(ConfigError);
     expect(() => parseConfig(argv, {})).toThrow(message);
+  });
+
+  it("--freshness-intervals, and --health-intervals, its older name: a flag of either wins over the environment", () => {
+    const fresh = (argv: string[], env: Record<string, string>) =>
+      parseConfig([...base, ...argv], env).freshnessIntervals;
+    expect(fresh(["--freshness-intervals", "4"], {})).toBe(4);
+    expect(fresh(["--health-intervals", "6"], {})).toBe(6);
+    expect(fresh(["--freshness-intervals", "7", "--health-intervals", "7"], {})).toBe(7);
+    expect(fresh([], { SIDECAR_FRESHNESS_INTERVALS: "8" })).toBe(8);
+    expect(fresh([], { SIDECAR_HEALTH_INTERVALS: "9" })).toBe(9);
+    expect(fresh(["--health-intervals", "2"], { SIDECAR_FRESHNESS_INTERVALS: "8" })).toBe(2);
+    expect(() => fresh([], { SIDECAR_FRESHNESS_INTERVALS: "2", SIDECAR_HEALTH_INTERVALS: "3" })).toThrow(
+      /--freshness-intervals \(from SIDECAR_FRESHNESS_INTERVALS\) is 2 but --health-intervals \(from SIDECAR_HEALTH_INTERVALS\)/,
+    );
   });
 
   it("names the environment variable when its value is bad", () => {
@@ -123,6 +147,8 @@ describe("errors from the environment", () => {
     [{ SIDECAR_LISTEN: "x" }, /--listen \(from SIDECAR_LISTEN\)/],
     [{ SIDECAR_MAX_OBJECT_SIZE: "big" }, /--max-object-size \(from SIDECAR_MAX_OBJECT_SIZE\)/],
     [{ SIDECAR_HEALTH_INTERVALS: "-1" }, /--health-intervals \(from SIDECAR_HEALTH_INTERVALS\)/],
+    [{ SIDECAR_FRESHNESS_INTERVALS: "0" }, /--freshness-intervals \(from SIDECAR_FRESHNESS_INTERVALS\)/],
+    [{ SIDECAR_SYNC_TIMEOUT: "never" }, /--sync-timeout \(from SIDECAR_SYNC_TIMEOUT\)/],
     [{ SIDECAR_TRUST_EMPTY_LISTING: "sure" }, /--trust-empty-listing \(from SIDECAR_TRUST_EMPTY_LISTING\)/],
   ])("%j names the variable", (env, message) => {
     expect(() => parseConfig(["--bucket", "my-bucket", "--out-dir", "/x"], env)).toThrow(message);
