@@ -3,7 +3,7 @@
  * none (core/verdicts.ts, the same judgement target building makes). Read-only: it describes what the
  * reconcile would describe and writes nothing.
  */
-import type { EcsReadApi, TaskFilter, TaskFinder } from "../aws/ecs-read-api.js";
+import type { ClusterListing, EcsReadApi, TaskFilter, TaskFinder } from "../aws/ecs-read-api.js";
 import { DESCRIBE_BATCH } from "../aws/ecs-read-api.js";
 import type { EngineConfig } from "../config.js";
 import type { ClusterMeta } from "../core/group-labels.js";
@@ -86,13 +86,23 @@ function clusterOfTaskArn(task: string): string | undefined {
   return m ? `arn:${m[1]}:ecs:${m[2]}:${m[3]}:cluster/${m[4]}` : undefined;
 }
 
-async function clustersToSearch(deps: ExplainDeps, query: ExplainQuery) {
+async function clustersToSearch(
+  deps: ExplainDeps,
+  query: ExplainQuery,
+): Promise<ClusterListing & { unsearched?: string }> {
   const fromTask = query.task ? clusterOfTaskArn(query.task) : undefined;
-  let refs = query.clusters?.length ? query.clusters : fromTask ? [fromTask] : [];
+  const named = query.clusters?.length ? query.clusters : fromTask ? [fromTask] : [];
+  if (named.length > 0) return deps.api.describeClusters(named);
   // Every cluster, not only the discovered ones: "cluster-not-discovered" is an answer too.
-  if (refs.length === 0) refs = await deps.api.listClusterArns();
-  if (refs.length === 0) return { active: [], info: new Map<string, ClusterInfo>(), missing: [] };
-  return deps.api.describeClusters(refs);
+  const every = await deps.api.listClusterArns();
+  if (every.length === 0) return { active: [], info: new Map<string, ClusterInfo>(), missing: [] };
+  try {
+    return await deps.api.describeClusters(every);
+  } catch (error) {
+    // The function's role may read only the clusters of CLUSTERS: those are still worth an answer.
+    if (deps.config.clusters.length === 0) throw error;
+    return { ...(await deps.api.describeClusters(deps.config.clusters)), unsearched: describeError(error) };
+  }
 }
 
 async function taskArnsIn(deps: ExplainDeps, cluster: string, query: ExplainQuery): Promise<string[]> {
@@ -238,7 +248,7 @@ export async function explain(deps: ExplainDeps, query: ExplainQuery): Promise<E
     containers: [],
     reasons: {},
     notFound: listing.missing.map((c) => `cluster ${c} was not found (or is not ACTIVE)`),
-    errors: [],
+    errors: listing.unsearched ? [{ cluster: "(clusters outside CLUSTERS)", error: listing.unsearched }] : [],
   };
   const named = new Set(query.clusters ?? []);
   const results = await mapLimit(listing.active, deps.config.maxConcurrency, async (arn) => {

@@ -688,6 +688,23 @@ describe('invoke({ action: "explain" })', () => {
     expect(await readdir(out, { recursive: true })).toEqual([]);
   });
 
+  it("a role that may describe only the clusters of CLUSTERS: those are searched, the rest reported", async () => {
+    const rule = standIn.faults.inject({ operation: "DescribeClusters", kind: "accessDenied", times: 1 });
+    try {
+      const { deps: d, output } = explainDeps();
+      const { result } = await invoke({ action: "explain", family: "good" }, d);
+      const report = result as ExplainReport;
+      expect(report.clusters).toEqual(["arn:aws:ecs:us-east-1:123456789012:cluster/main"]);
+      expect(report.errors).toEqual([
+        { cluster: "(clusters outside CLUSTERS)", error: expect.stringMatching(/AccessDenied/) },
+      ]);
+      expectContainers(report.containers, [tasks.target, tasks.injected, tasks.stopped] as TaskCase[]);
+      expect(output.writes).toEqual([]);
+    } finally {
+      standIn.faults.remove(rule);
+    }
+  });
+
   it("nothing found: an empty report that says what was not found", async () => {
     const { deps: d, output } = explainDeps();
     const { result } = await invoke({ action: "explain", service: "nosuch" }, d);

@@ -219,13 +219,14 @@ describe("the deployed bundle", () => {
       expect(record[d.Name]).toBe(d.Value);
     }
     expect(record).toMatchObject({ ReconcileSuccess: 1, DriftTargetsAdded: 0, DriftTargetsRemoved: 0 });
-    // The dashboard's per-cluster and per-operation widgets: one more dimension each, beside `service`.
+    // The dashboard's SEARCH schemas ({namespace,service,cluster}, …) match only this exact dimension set.
     const withDimension = (metric: string, dimension: string) =>
       (emf as Emf[]).filter(
         (doc) =>
           metric in doc &&
           typeof doc[dimension] === "string" &&
-          doc._aws.CloudWatchMetrics[0]?.Dimensions.flat().includes(dimension),
+          JSON.stringify(doc._aws.CloudWatchMetrics[0]?.Dimensions) ===
+            JSON.stringify([["service", dimension]]),
       );
     expect(withDimension("ClusterTargets", "cluster").length).toBeGreaterThan(0);
     expect(withDimension("ClusterFailed", "cluster").length).toBeGreaterThan(0);
