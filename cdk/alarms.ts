@@ -30,6 +30,8 @@ export const ALARM_RULES = {
   drift: { threshold: 0, evaluationPeriods: 6, datapointsToAlarm: 3 },
   /** At least one failed cluster in each of 3 consecutive reconcile periods. */
   clusterFailures: { threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 3 },
+  /** Several accounts: at least one account not listed in each of 3 consecutive reconcile periods. */
+  accountFailures: { threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 3 },
 } as const;
 
 /**
@@ -51,6 +53,8 @@ export interface DiscoveryAlarms {
   readonly reconcileMissingAlarm: cloudwatch.Alarm;
   readonly driftAlarm: cloudwatch.Alarm;
   readonly clusterFailuresAlarm: cloudwatch.Alarm;
+  /** Only with several accounts (ACCOUNTS). */
+  readonly accountFailuresAlarm?: cloudwatch.Alarm;
 }
 
 export interface AlarmSubjects {
@@ -62,6 +66,8 @@ export interface AlarmSubjects {
   readonly reconcileIntervalMinutes: number;
   readonly reconcileMissingPeriods: number;
   readonly eventQueueAgeThresholdSeconds: number;
+  /** The function discovers several accounts: their failures get an alarm of their own. */
+  readonly severalAccounts?: boolean;
 }
 
 /** A metric the function publishes, dimension `service` only. */
@@ -83,7 +89,8 @@ type AlarmName =
   | "EventQueueAge"
   | "ReconcileMissing"
   | "RepeatedDrift"
-  | "ClusterFailures";
+  | "ClusterFailures"
+  | "AccountFailures";
 
 /** An alarm `<name>Alarm` whose description says what it means and where the runbook's section is. */
 function alarm(
@@ -229,7 +236,22 @@ function reconcileAlarms(scope: Construct, s: AlarmSubjects) {
       datapointsToAlarm: clusterFailures.datapointsToAlarm,
     },
   );
-  return { reconcileMissingAlarm, driftAlarm, clusterFailuresAlarm };
+  if (!s.severalAccounts) return { reconcileMissingAlarm, driftAlarm, clusterFailuresAlarm };
+  const { accountFailures } = ALARM_RULES;
+  const accountFailuresAlarm = alarm(
+    scope,
+    "AccountFailures",
+    `a member account could not be listed (its role not assumed, throttled or denied) in each of ${accountFailures.evaluationPeriods} ` +
+      "schedule periods in a row; its clusters keep their last targets.",
+    {
+      metric: runMetric(RUN_METRICS.accountFailures, "Sum", period),
+      threshold: accountFailures.threshold,
+      comparisonOperator: AT_LEAST,
+      evaluationPeriods: accountFailures.evaluationPeriods,
+      datapointsToAlarm: accountFailures.datapointsToAlarm,
+    },
+  );
+  return { reconcileMissingAlarm, driftAlarm, clusterFailuresAlarm, accountFailuresAlarm };
 }
 
 /** Every alarm the runbook starts from (RUNBOOK.md → Alarms). */
@@ -252,6 +274,7 @@ export function alarmList(a: DiscoveryAlarms): cloudwatch.Alarm[] {
     a.reconcileMissingAlarm,
     a.driftAlarm,
     a.clusterFailuresAlarm,
+    ...(a.accountFailuresAlarm ? [a.accountFailuresAlarm] : []),
   ];
 }
 

@@ -1,8 +1,11 @@
-import { Duration, Token } from "aws-cdk-lib";
+import { Duration, type Stack, Token } from "aws-cdk-lib";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { checkPrefixes } from "../lambda/shared/output-settings.js";
+import { checkAccounts, type HubAccounts } from "./accounts.js";
 import { defaultEventQueueAgeThresholdSeconds } from "./alarms.js";
+import { type BucketLayout, checkBucketLayout } from "./central-bucket.js";
 import { discoveryVariables } from "./function-environment.js";
+import { hubRoleName } from "./hub-names.js";
 import { DEFAULTS, type EcsDiscoveryProps } from "./props.js";
 
 /** The props the construct has checked, with their defaults filled in. */
@@ -17,10 +20,21 @@ export interface CheckedProps {
   readonly eventQueueAgeThresholdSeconds: number;
   /** The function's discovery variables, checked by the settings contract. */
   readonly discoveryVariables: Record<string, string>;
+  /** The other accounts the function discovers (a hub), if any. */
+  readonly hub: HubAccounts;
+  /** Other regions' hubs writing to the created bucket; whether the function writes to another region's. */
+  readonly bucketLayout: BucketLayout;
+  /**
+   * The function role's fixed name, `prometheus-ecs-discovery-hub-{region}`, when others must name it: a hub's
+   * spokes, or the bucket of another region. @default - a generated name
+   */
+  readonly functionRoleName: string | undefined;
 }
 
 /** Every check of `props`, before anything is built: a bad setting fails the synth, not the deployed function. */
-export function checkProps(props: EcsDiscoveryProps): CheckedProps {
+export function checkProps(stack: Stack, props: EcsDiscoveryProps): CheckedProps {
+  const hub = checkAccounts(stack, props);
+  const bucketLayout = checkBucketLayout(stack, props);
   return {
     ...checkedPrefixes(props),
     ...checkedReconcileSchedule(props),
@@ -28,6 +42,9 @@ export function checkProps(props: EcsDiscoveryProps): CheckedProps {
     ...checkConcurrency(props),
     ...checkedMonitoring(props),
     discoveryVariables: discoveryVariables(props),
+    hub,
+    bucketLayout,
+    functionRoleName: hub.isHub || bucketLayout.writesToOtherRegion ? hubRoleName(stack.region) : undefined,
   };
 }
 

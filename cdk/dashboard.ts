@@ -4,6 +4,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import {
+  ACCOUNT_METRICS,
   CLUSTER_METRICS,
   METRIC_DIMENSIONS,
   OPERATION_METRICS,
@@ -20,6 +21,8 @@ export interface DashboardSubjects {
   readonly deadLetterQueue: sqs.IQueue;
   readonly reconcileIntervalMinutes: number;
   readonly eventQueueAgeThresholdSeconds: number;
+  /** Several accounts: a row for them (failed listings per account, events from unlisted accounts). */
+  readonly severalAccounts?: boolean;
   /** Shown in the alarm status widget, in this order. */
   readonly alarms: readonly cloudwatch.IAlarm[];
 }
@@ -97,6 +100,19 @@ function clusterWidgets(s: DashboardSubjects): cloudwatch.IWidget[] {
   ];
 }
 
+/** Several accounts: which account failed (the AccountFailures alarm cannot SEARCH), strangers' events. */
+function accountWidgets(s: DashboardSubjects): cloudwatch.IWidget[] {
+  const period = Duration.minutes(s.reconcileIntervalMinutes);
+  return [
+    graph("Failed listings per account", 12, {
+      left: [searchByDimension(ACCOUNT_METRICS.failed, METRIC_DIMENSIONS.account, "Sum", period)],
+    }),
+    graph("Events from accounts not in ACCOUNTS", 12, {
+      left: [runMetric(RUN_METRICS.unlistedAccountEvents, "Sum", FIVE_MINUTES).with({ label: "ignored" })],
+    }),
+  ];
+}
+
 /** ECS and EC2 calls, and throttled attempts, by operation. */
 function apiWidgets(): cloudwatch.IWidget[] {
   const { operation } = METRIC_DIMENSIONS;
@@ -158,6 +174,7 @@ export function buildDashboard(scope: Construct, s: DashboardSubjects): cloudwat
   );
   dashboard.addWidgets(...runWidgets(s));
   dashboard.addWidgets(...clusterWidgets(s));
+  if (s.severalAccounts) dashboard.addWidgets(...accountWidgets(s));
   dashboard.addWidgets(...apiWidgets());
   dashboard.addWidgets(...capacityWidgets(s));
   return dashboard;

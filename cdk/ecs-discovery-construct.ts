@@ -5,13 +5,15 @@ import type * as events from "aws-cdk-lib/aws-events";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
-import type * as s3 from "aws-cdk-lib/aws-s3";
+import * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { IncludeItem } from "../lambda/shared/settings.js";
+import { buildHubEventBus, grantAssumeReaderRoles } from "./accounts.js";
 import { buildAlarmTopic } from "./alarm-topic.js";
 import { alarmList, buildAlarms, notifyAlarmTopic } from "./alarms.js";
+import { allowBucketWriters } from "./central-bucket.js";
 import { checkProps } from "./checks.js";
 import { buildDashboard } from "./dashboard.js";
 import { clusterArns } from "./ecs-arns.js";
@@ -52,6 +54,15 @@ export class EcsDiscovery extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   readonly taskEventRule: events.Rule;
   readonly reconcileRule: events.Rule;
+  /** A hub's event bus (`prometheus-ecs-discovery`), where member accounts' spokes forward ECS task events. */
+  readonly hubEventBus?: events.EventBus;
+  /** A hub's rule on its event bus, feeding the same queue as `taskEventRule`. */
+  readonly hubBusRule?: events.Rule;
+  /**
+   * The function role's ARN when it has its fixed name, `prometheus-ecs-discovery-hub-{region}`: on a hub (its
+   * spokes trust it) and when it writes to another region's bucket (whose policy names it).
+   */
+  readonly hubFunctionRoleArn?: string;
   /** Read-only access to the file_sd objects, for the sidecar's role. */
   readonly sidecarPolicy: iam.ManagedPolicy;
   /** UUID of the event queue → function mapping (disable it to pause the event path). */
@@ -74,6 +85,8 @@ export class EcsDiscovery extends Construct {
   readonly driftAlarm: cloudwatch.Alarm;
   /** A cluster fails reconcile after reconcile. RUNBOOK.md → Alarm: ClusterFailures. */
   readonly clusterFailuresAlarm: cloudwatch.Alarm;
+  /** Several accounts only: an account that fails repeatedly. */
+  readonly accountFailuresAlarm?: cloudwatch.Alarm;
   /** Every alarm above, in the runbook's order. */
   readonly alarms: readonly cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
@@ -89,7 +102,8 @@ export class EcsDiscovery extends Construct {
     const stack = Stack.of(this);
 
     // ---- check: every prop, before anything is built -----------------------------------------------------
-    const checked = checkProps(props);
+    const checked = checkProps(stack, props);
+    const { hub, bucketLayout } = checked;
     this.targetsPrefix = checked.targetsPrefix;
     this.statePrefix = checked.statePrefix;
     this.clusterArns = clusterArns(stack, props.clusters ?? []);
@@ -99,6 +113,8 @@ export class EcsDiscovery extends Construct {
 
     // ---- build --------------------------------------------------------------------------------------------
     this.bucket = buildTargetsBucket(this, props);
+    if (this.bucket instanceof s3.Bucket && bucketLayout.writers.length > 0)
+      allowBucketWriters(this.bucket, bucketLayout.writers, checked);
     const targetObjects = { bucket: this.bucket, targetsPrefix: this.targetsPrefix };
     const queues = buildQueues(this, timeout);
     this.eventQueue = queues.eventQueue;
@@ -107,7 +123,8 @@ export class EcsDiscovery extends Construct {
       retention: props.logRetention ?? DEFAULTS.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const role = buildFunctionRole(this, this.logGroup);
+    const role = buildFunctionRole(this, this.logGroup, checked.functionRoleName);
+    if (checked.functionRoleName !== undefined) this.hubFunctionRoleArn = role.roleArn;
     const environment = functionEnvironment(
       {
         bucketName: this.bucket.bucketName,
@@ -115,8 +132,9 @@ export class EcsDiscovery extends Construct {
         statePrefix: this.statePrefix,
         logLevel,
         memorySizeMb: props.memorySize ?? DEFAULTS.memorySize,
+        ...(props.existingBucketRegion ? { bucketRegion: props.existingBucketRegion } : {}),
       },
-      checked.discoveryVariables,
+      { ...checked.discoveryVariables, ...hub.environment },
     );
     this.function = buildDiscoveryFunction(this, props, {
       role,
@@ -127,9 +145,11 @@ export class EcsDiscovery extends Construct {
       deadLetterQueue: this.deadLetterQueue,
       reconcileIntervalMinutes: checked.reconcileIntervalMinutes,
     });
-    const rules = buildRules(this, this.clusterArns, checked.reconcileIntervalMinutes);
+    this.hubEventBus = hub.isHub ? buildHubEventBus(this, hub) : undefined;
+    const rules = buildRules(this, this.clusterArns, checked.reconcileIntervalMinutes, this.hubEventBus);
     this.taskEventRule = rules.taskEventRule;
     this.reconcileRule = rules.reconcileRule;
+    this.hubBusRule = rules.hubBusRule;
     this.sidecarPolicy = buildSidecarPolicy(this, targetObjects);
     this.alarmTopic = buildAlarmTopic(this, props);
     const monitored = {
@@ -143,6 +163,7 @@ export class EcsDiscovery extends Construct {
     const alarms = buildAlarms(this, {
       ...monitored,
       reconcileMissingPeriods: checked.reconcileMissingPeriods,
+      severalAccounts: hub.accounts.length > 0,
     });
     this.errorsAlarm = alarms.errorsAlarm;
     this.throttlesAlarm = alarms.throttlesAlarm;
@@ -152,8 +173,13 @@ export class EcsDiscovery extends Construct {
     this.reconcileMissingAlarm = alarms.reconcileMissingAlarm;
     this.driftAlarm = alarms.driftAlarm;
     this.clusterFailuresAlarm = alarms.clusterFailuresAlarm;
+    this.accountFailuresAlarm = alarms.accountFailuresAlarm;
     this.alarms = alarmList(alarms);
-    this.dashboard = buildDashboard(this, { ...monitored, alarms: this.alarms });
+    this.dashboard = buildDashboard(this, {
+      ...monitored,
+      alarms: this.alarms,
+      severalAccounts: hub.accounts.length > 0,
+    });
     this.resyncCommand = resyncCommand(stack.region, this.function.functionName, timeout);
 
     // ---- wire ---------------------------------------------------------------------------------------------
@@ -163,7 +189,10 @@ export class EcsDiscovery extends Construct {
       clusters: props.clusters ?? [],
       clusterArns: this.clusterArns,
       includeServices: this.include.includes("SERVICES"),
+      keyAccounts: hub.keyAccounts,
+      region: stack.region,
     });
+    wildcards.push(...grantAssumeReaderRoles(role, hub));
     const mapping = connectTriggers(this.function, rules, queues, props, checked.reconcileIntervalMinutes);
     this.eventSourceMappingId = mapping.eventSourceMappingId;
     notifyAlarmTopic(alarms, this.alarmTopic);

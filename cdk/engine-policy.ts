@@ -11,7 +11,10 @@ export interface WildcardResource {
   readonly reason: string;
 }
 
-/** What the function reads and writes: the ECS clusters, and its two prefixes of the targets bucket. */
+/**
+ * What the function reads and writes: the ECS clusters, and under its two prefixes of the targets bucket, the
+ * keys of the accounts it discovers in its own region.
+ */
 export interface EngineScope {
   /** The `clusters` prop as given (names or ARNs); empty when every cluster of the region is discovered. */
   readonly clusters: readonly string[];
@@ -21,13 +24,24 @@ export interface EngineScope {
   readonly statePrefix: string;
   /** `INCLUDE=SERVICES`: the function describes the services of the tasks it publishes. */
   readonly includeServices: boolean;
+  /**
+   * The account segment of every key the function reads or writes: its own account and the other accounts
+   * it discovers; `*` for an organisation whose accounts are not listed.
+   */
+  readonly keyAccounts: readonly string[];
+  /** The function's region: keys are `{prefix}{account}/{region}/{cluster}.json`. */
+  readonly region: string;
 }
 
-/** The function's role; its only permission so far is writing to its own log group. */
-export function buildFunctionRole(scope: Construct, logGroup: logs.ILogGroup): iam.Role {
+/**
+ * The function's role; its only permission so far is writing to its own log group. `roleName` is given when
+ * others must name the role: a hub's spokes trust it, a central bucket's policy names it.
+ */
+export function buildFunctionRole(scope: Construct, logGroup: logs.ILogGroup, roleName?: string): iam.Role {
   const role = new iam.Role(scope, "FunctionRole", {
     assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
     description: "prometheus-ecs-discovery: ECS/EC2 read, S3 write under the targets and state prefixes",
+    ...(roleName !== undefined ? { roleName } : {}),
   });
   // Written out instead of AWSLambdaBasicExecutionRole, which allows every log group of the account.
   role.addToPrincipalPolicy(
@@ -47,7 +61,8 @@ export function grantEngineAccess(role: iam.Role, engine: EngineScope): Wildcard
   return wildcardResources(engine, arns);
 }
 
-interface EcsResourceArns {
+/** The ECS resources the function reads, as ARNs or ARN patterns. */
+export interface EcsResourceArns {
   /** Whether `clusters` narrows discovery, and with it every ECS resource below. */
   readonly scoped: boolean;
   readonly clusters: readonly string[];
@@ -70,11 +85,39 @@ function ecsResourceArns(stack: Stack, engine: EngineScope): EcsResourceArns {
   };
 }
 
+/** The prefixes under which the function reads and writes: `{prefix}{account}/{region}/` of each account. */
+export function objectPrefixes(engine: EngineScope): string[] {
+  return [engine.targetsPrefix, engine.statePrefix].flatMap((prefix) =>
+    engine.keyAccounts.map((account) => `${prefix}${account}/${engine.region}/`),
+  );
+}
+
 function engineStatements(engine: EngineScope, arns: EcsResourceArns): iam.PolicyStatement[] {
+  const prefixes = objectPrefixes(engine);
+  return [
+    ...ecsReadStatements(arns, engine.includeServices),
+    new iam.PolicyStatement({
+      sid: "ReadWriteOwnObjects",
+      actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      resources: prefixes.map((p) => engine.bucket.arnForObjects(`${p}*`)),
+    }),
+    new iam.PolicyStatement({
+      sid: "ListOwnPrefixes",
+      actions: ["s3:ListBucket"],
+      resources: [engine.bucket.bucketArn],
+      conditions: { StringLike: { "s3:prefix": prefixes.map((p) => `${p}*`) } },
+    }),
+  ];
+}
+
+/**
+ * The ECS and EC2 reads of discovery, on `arns`: the function's own, and a member account's reader role
+ * (cdk/spoke/). `ecs:cluster` narrows the per-cluster actions (ArnEquals on configured clusters, else ArnLike).
+ */
+export function ecsReadStatements(arns: EcsResourceArns, includeServices: boolean): iam.PolicyStatement[] {
   const clusterCondition = arns.scoped
     ? { ArnEquals: { "ecs:cluster": [...arns.clusters] } }
     : { ArnLike: { "ecs:cluster": [...arns.clusters] } };
-  const { bucket, targetsPrefix, statePrefix } = engine;
   return [
     new iam.PolicyStatement({
       sid: "ListClusters",
@@ -106,7 +149,7 @@ function engineStatements(engine: EngineScope, arns: EcsResourceArns): iam.Polic
       resources: [...arns.containerInstances],
       conditions: clusterCondition,
     }),
-    ...(engine.includeServices
+    ...(includeServices
       ? [
           new iam.PolicyStatement({
             sid: "DescribeServices",
@@ -121,33 +164,18 @@ function engineStatements(engine: EngineScope, arns: EcsResourceArns): iam.Polic
       actions: ["ecs:DescribeTaskDefinition", "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"],
       resources: ["*"],
     }),
-    new iam.PolicyStatement({
-      sid: "ReadWriteOwnObjects",
-      actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-      resources: [targetsPrefix, statePrefix].map((p) => bucket.arnForObjects(`${p}*`)),
-    }),
-    new iam.PolicyStatement({
-      sid: "ListOwnPrefixes",
-      actions: ["s3:ListBucket"],
-      resources: [bucket.bucketArn],
-      conditions: { StringLike: { "s3:prefix": [`${targetsPrefix}*`, `${statePrefix}*`] } },
-    }),
   ];
 }
 
 function wildcardResources(engine: EngineScope, arns: EcsResourceArns): WildcardResource[] {
-  const wildcards: WildcardResource[] = [
-    {
-      resource: engine.bucket.arnForObjects(`${engine.targetsPrefix}*`),
-      reason:
-        "Object keys are {prefix}{account}/{region}/{cluster}.json and clusters come and go; access is confined to " +
-        "the targets prefix.",
-    },
-    {
-      resource: engine.bucket.arnForObjects(`${engine.statePrefix}*`),
-      reason: "The function's own state objects, one per cluster; confined to the state prefix.",
-    },
-  ];
+  const wildcards: WildcardResource[] = objectPrefixes(engine).map((prefix) => ({
+    resource: engine.bucket.arnForObjects(`${prefix}*`),
+    reason: prefix.startsWith(engine.targetsPrefix)
+      ? "Object keys are {prefix}{account}/{region}/{cluster}.json and clusters come and go; access is confined to " +
+        "the keys of one account (any account of the organisation when they are not listed) in this region."
+      : "The function's own state objects, one per cluster; confined to the state keys of one account (any " +
+        "account of the organisation when they are not listed) in this region.",
+  }));
   for (const [patterns, what] of [
     [arns.tasks, "tasks"],
     [arns.containerInstances, "container instances"],

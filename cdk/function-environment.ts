@@ -49,6 +49,8 @@ export interface FunctionOutput {
   readonly logLevel: string;
   /** The function's memory size, which the heap limits in NODE_OPTIONS follow. */
   readonly memorySizeMb: number;
+  /** The bucket's region, when it is another region's central bucket. */
+  readonly bucketRegion?: string;
 }
 
 /** The function's whole environment. */
@@ -60,6 +62,7 @@ export function functionEnvironment(
     [VARIABLES.bucket]: output.bucketName,
     [VARIABLES.targetsPrefix]: output.targetsPrefix,
     [VARIABLES.statePrefix]: output.statePrefix,
+    ...(output.bucketRegion ? { [VARIABLES.bucketRegion]: output.bucketRegion } : {}),
   };
   // The API limits go first, where earlier releases wrote them, so existing templates do not change.
   for (const { variable } of [NUMBER_SETTINGS.maxConcurrency, NUMBER_SETTINGS.maxAttempts]) {

@@ -59,7 +59,7 @@ export function acknowledgeNagFindings(r: AcknowledgedResources): void {
 }
 
 /** The flat string cdk-nag shows for a resolved CloudFormation value (`<Logical.Arn>`, `<AWS::Partition>`). */
-function flattenForNag(node: unknown): string {
+export function flattenForNag(node: unknown): string {
   if (node === undefined) return "";
   if (typeof node === "string") return node.replace(/\$\{/g, "<").replace(/}/g, ">");
   if (typeof node === "object" && node !== null) {

@@ -24,6 +24,11 @@ export interface OutputSubjects {
   readonly eventSourceMappingId: string;
   readonly alarmTopic: sns.ITopic;
   readonly dashboard: cloudwatch.Dashboard;
+  /** A hub's event bus and its rule. */
+  readonly hubEventBus?: events.IEventBus;
+  readonly hubBusRule?: events.IRule;
+  /** The function role's ARN, when it has its fixed name (a hub, or a writer to another region's bucket). */
+  readonly hubFunctionRoleArn?: string;
 }
 
 /**
@@ -64,4 +69,22 @@ export function addDiscoveryOutputs(scope: Construct, d: OutputSubjects): void {
   );
   output("AlarmTopicArn", d.alarmTopic.topicArn, "SNS topic of every alarm's ALARM and OK notifications");
   output("DashboardName", d.dashboard.dashboardName, "CloudWatch dashboard of this deployment");
+  if (d.hubFunctionRoleArn !== undefined)
+    output(
+      "HubFunctionRoleArn",
+      d.hubFunctionRoleArn,
+      "The function's role: the principal spokes' reader roles trust (HubFunctionRoleArn), and a central bucket names",
+    );
+  if (d.hubEventBus !== undefined)
+    output(
+      "HubEventBusArn",
+      d.hubEventBus.eventBusArn,
+      "Event bus where member accounts' spokes forward ECS task events (HubEventBusName: its last part)",
+    );
+  if (d.hubBusRule !== undefined)
+    output(
+      "HubEventRuleName",
+      d.hubBusRule.ruleName,
+      "EventBridge rule of the hub bus's ECS task state changes",
+    );
 }

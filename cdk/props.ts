@@ -80,6 +80,24 @@ export interface EcsDiscoveryProps {
    * @default - a bucket is created
    */
   readonly existingBucketName?: string;
+  /**
+   * Region of `existingBucketName` when it is not the stack's own (one central bucket for every region). The
+   * function's role then gets its fixed name, `prometheus-ecs-discovery-hub-{region}`, so that the bucket's
+   * stack can name it in `bucketWriterRegions`. @default - the stack's region
+   */
+  readonly existingBucketRegion?: string;
+  /**
+   * Name of the created bucket, for a central bucket the other regions' stacks name in `existingBucketName`.
+   * @default - a name CloudFormation generates
+   */
+  readonly bucketName?: string;
+  /**
+   * Other regions whose hub functions write to the created bucket (a central bucket): a region (its hub role
+   * in this account) or `{ region, account }`. The bucket policy allows each hub role
+   * (`prometheus-ecs-discovery-hub-{region}`) the object actions under `targets/` and `state/`
+   * on keys of its own region (any account) and the listing of those prefixes, and nothing else. @default - none
+   */
+  readonly bucketWriterRegions?: (string | BucketWriter)[];
   /** Bucket for S3 server access logs of the created bucket. @default - no access logging (acknowledged in cdk-nag) */
   readonly accessLogsBucket?: s3.IBucket;
   /** Days a replaced or deleted version of a target object is kept. @default 30 */
@@ -152,8 +170,40 @@ export interface EcsDiscoveryProps {
    * (the event queue's invocations and the reconcile). @default - none (unreserved)
    */
   readonly reservedConcurrency?: number;
+  /**
+   * Other AWS accounts to discover, besides the stack's own (12-digit ids; `ACCOUNTS`). Turns the stack into a
+   * hub: an event bus (`prometheus-ecs-discovery`) that takes ECS task events from these accounts' spokes, the
+   * function's role named `prometheus-ecs-discovery-hub-{region}` and allowed to assume the reader role of
+   * exactly these accounts, and S3 access to their prefixes. Needs `accountRoleExternalId`.
+   * @default - the stack's own account only
+   */
+  readonly accounts?: string[];
+  /**
+   * An AWS Organizations id (`o-…`): the hub's event bus takes events from any account of the organisation,
+   * and the function may assume the reader role of any account of it (`aws:ResourceOrgID`). Without
+   * `accounts`, its S3 access covers every account's keys of the stack's region, since the accounts cannot be
+   * listed. Needs `accountRoleExternalId`. @default - no organisation
+   */
+  readonly organizationId?: string;
+  /**
+   * The role the function assumes in each other account, with `{account}` in place of the account id
+   * (`ACCOUNT_ROLE_ARN`). @default "arn:aws:iam::{account}:role/prometheus-ecs-discovery-reader" (the spoke's role)
+   */
+  readonly accountRoleArn?: string;
+  /**
+   * The external id the function passes when it assumes a reader role (`ACCOUNT_ROLE_EXTERNAL_ID`); the spokes'
+   * `ExternalId`. Required with `accounts` or `organizationId`.
+   */
+  readonly accountRoleExternalId?: string;
   /** Path of the handler source. @default - `lambda/handler.ts` of this repository */
   readonly entry?: string;
+}
+
+/** A hub in another region (and, optionally, another account) that writes to a central bucket. */
+export interface BucketWriter {
+  readonly region: string;
+  /** @default - the bucket stack's account */
+  readonly account?: string;
 }
 
 /** The construct's defaults; those the function shares are the settings contract's. */

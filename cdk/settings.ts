@@ -2,7 +2,7 @@ import { Duration } from "aws-cdk-lib";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type { DynamicExportMode, IncludeItem } from "../lambda/shared/settings.js";
 import { logRetentionProblem } from "./checks.js";
-import type { EcsDiscoveryProps, LabelNameProps, SelectorProps } from "./props.js";
+import type { BucketWriter, EcsDiscoveryProps, LabelNameProps, SelectorProps } from "./props.js";
 
 /** Context key of the region list (`cdk.json` → `context.regions`, or `-c regions=eu-west-1,us-east-1`). */
 export const REGIONS_KEY = "regions";
@@ -10,8 +10,8 @@ export const REGIONS_KEY = "regions";
 export const SETTINGS_KEY = "discovery";
 
 /**
- * The JSON form of the construct's props, as written in `cdk.json`. In `alarmTopicArn` and
- * `existingBucketName`, `{region}` is replaced by the stack's region. `byRegion` overrides any setting for one
+ * The JSON form of the construct's props, as written in `cdk.json`. In `alarmTopicArn`, `existingBucketName`
+ * and `bucketName`, `{region}` is replaced by the stack's region. `byRegion` overrides any setting for one
  * region.
  */
 export interface ContextSettings {
@@ -24,6 +24,9 @@ export interface ContextSettings {
   includeTags?: boolean;
   dynamicExport?: DynamicExportMode;
   existingBucketName?: string;
+  existingBucketRegion?: string;
+  bucketName?: string;
+  bucketWriterRegions?: (string | BucketWriter)[];
   noncurrentVersionRetentionDays?: number;
   targetsPrefix?: string;
   statePrefix?: string;
@@ -44,6 +47,10 @@ export interface ContextSettings {
   eventBatchingWindowSeconds?: number;
   eventMaxConcurrency?: number;
   reservedConcurrency?: number;
+  accounts?: string[];
+  organizationId?: string;
+  accountRoleArn?: string;
+  accountRoleExternalId?: string;
   byRegion?: Record<string, Omit<ContextSettings, "byRegion">>;
 }
 
@@ -56,6 +63,9 @@ const KNOWN = new Set([
   "includeTags",
   "dynamicExport",
   "existingBucketName",
+  "existingBucketRegion",
+  "bucketName",
+  "bucketWriterRegions",
   "noncurrentVersionRetentionDays",
   "targetsPrefix",
   "statePrefix",
@@ -76,6 +86,10 @@ const KNOWN = new Set([
   "eventBatchingWindowSeconds",
   "eventMaxConcurrency",
   "reservedConcurrency",
+  "accounts",
+  "organizationId",
+  "accountRoleArn",
+  "accountRoleExternalId",
   "byRegion",
 ]);
 
@@ -139,6 +153,9 @@ export function settingsForRegion(
     includeTags: s.includeTags,
     dynamicExport: s.dynamicExport,
     existingBucketName: sub(s.existingBucketName),
+    existingBucketRegion: s.existingBucketRegion,
+    bucketName: sub(s.bucketName),
+    bucketWriterRegions: s.bucketWriterRegions,
     noncurrentVersionRetentionDays: s.noncurrentVersionRetentionDays,
     targetsPrefix: s.targetsPrefix,
     statePrefix: s.statePrefix,
@@ -164,6 +181,10 @@ export function settingsForRegion(
       s.eventBatchingWindowSeconds === undefined ? undefined : Duration.seconds(s.eventBatchingWindowSeconds),
     eventMaxConcurrency: s.eventMaxConcurrency,
     reservedConcurrency: s.reservedConcurrency,
+    accounts: s.accounts,
+    organizationId: s.organizationId,
+    accountRoleArn: s.accountRoleArn,
+    accountRoleExternalId: s.accountRoleExternalId,
   };
   return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as typeof props;
 }

@@ -17,6 +17,8 @@ export interface TriggerQueues {
 export interface TriggerRules {
   readonly taskEventRule: events.Rule;
   readonly reconcileRule: events.Rule;
+  /** A hub's: the same task events, forwarded by member accounts to the hub's event bus. */
+  readonly hubBusRule?: events.Rule;
 }
 
 /** The queue that coalesces event storms, and the dead-letter queue of every trigger. */
@@ -37,25 +39,45 @@ export function buildQueues(scope: Construct, functionTimeout: Duration): Trigge
   return { eventQueue, deadLetterQueue };
 }
 
-/** The ECS task event rule (narrowed to `clusterArns` when there are any) and the reconcile schedule. */
-export function buildRules(
-  scope: Construct,
-  clusterArns: readonly string[],
-  reconcileIntervalMinutes: number,
-): TriggerRules {
+/**
+ * The ECS task transitions that add or remove targets, of the clusters `clusterArns` matches (ARNs, or
+ * EventBridge matchers such as `{ suffix: ":cluster/prod" }`) or of every cluster: the pattern of the hub's
+ * rules and of each spoke's.
+ */
+export function taskEventPattern(clusterArns: readonly unknown[] = []): events.EventPattern {
   const detail: Record<string, unknown> = {
     $or: [{ lastStatus: ["RUNNING", "STOPPED"] }, { desiredStatus: ["STOPPED"] }],
   };
   if (clusterArns.length > 0) detail.clusterArn = clusterArns;
+  return { source: ["aws.ecs"], detailType: ["ECS Task State Change"], detail };
+}
+
+/**
+ * The ECS task event rule (narrowed to `clusterArns` when there are any), the reconcile schedule and, on a
+ * hub, the rule of the hub's event bus. The bus rule is not narrowed to clusters: `clusterArns` name the
+ * hub's own account, and each spoke narrows what it forwards.
+ */
+export function buildRules(
+  scope: Construct,
+  clusterArns: readonly string[],
+  reconcileIntervalMinutes: number,
+  hubBus?: events.IEventBus,
+): TriggerRules {
   const taskEventRule = new events.Rule(scope, "TaskStateChangeRule", {
     description: "ECS task transitions that add or remove Prometheus targets",
-    eventPattern: { source: ["aws.ecs"], detailType: ["ECS Task State Change"], detail },
+    eventPattern: taskEventPattern(clusterArns),
   });
   const reconcileRule = new events.Rule(scope, "ReconcileSchedule", {
     description: "Full reconcile of the ECS targets",
     schedule: events.Schedule.rate(Duration.minutes(reconcileIntervalMinutes)),
   });
-  return { taskEventRule, reconcileRule };
+  if (hubBus === undefined) return { taskEventRule, reconcileRule };
+  const hubBusRule = new events.Rule(scope, "HubTaskStateChangeRule", {
+    description: "ECS task transitions of member accounts, forwarded by their spokes",
+    eventBus: hubBus,
+    eventPattern: taskEventPattern(),
+  });
+  return { taskEventRule, reconcileRule, hubBusRule };
 }
 
 /**
@@ -64,14 +86,16 @@ export function buildRules(
  */
 export function connectTriggers(
   fn: lambda.IFunction,
-  { taskEventRule, reconcileRule }: TriggerRules,
+  { taskEventRule, reconcileRule, hubBusRule }: TriggerRules,
   { eventQueue, deadLetterQueue }: TriggerQueues,
   props: EcsDiscoveryProps,
   reconcileIntervalMinutes: number,
 ): { eventSourceMappingId: string } {
-  taskEventRule.addTarget(
-    new targets.SqsQueue(eventQueue, { deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) }),
-  );
+  for (const rule of hubBusRule ? [taskEventRule, hubBusRule] : [taskEventRule]) {
+    rule.addTarget(
+      new targets.SqsQueue(eventQueue, { deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) }),
+    );
+  }
   const eventSource = new SqsEventSource(eventQueue, {
     batchSize: props.eventBatchSize ?? DEFAULTS.eventBatchSize,
     maxBatchingWindow: props.eventBatchingWindow ?? Duration.seconds(DEFAULTS.eventBatchingWindowSeconds),

@@ -3,6 +3,7 @@
  * Lambda handler, the CLI, the tests and the benchmarks all go through it, so they run the same wiring:
  * counted and paced SDK clients → the ECS read API → caches → an output → the engine's deps.
  */
+import { createAccountApis } from "./aws/account-access.js";
 import { CallCounter } from "./aws/call-counter.js";
 import { type AwsClients, createClients } from "./aws/clients.js";
 import { type EcsReadApi, SdkEcsReadApi } from "./aws/ecs-read-api.js";
@@ -16,19 +17,23 @@ import type { TargetOutput } from "./publish/target-output.js";
 export interface AwsAccess {
   clients: AwsClients;
   counter: CallCounter;
+  /** What the clients were made with: other accounts' clients are made alike. */
+  settings: ClientSettings;
 }
 
 export interface ClientSettings {
   maxAttempts: number;
   /** Absent: the SDK's own resolution (AWS_REGION, the profile), as the CLI has it. */
   region?: string;
+  /** The output bucket's region when it differs (TARGETS_BUCKET_REGION). */
+  s3Region?: string;
   requestTimeoutMs?: number;
   connectionTimeoutMs?: number;
 }
 
 export function connectAws(settings: ClientSettings): AwsAccess {
   const counter = new CallCounter();
-  return { clients: createClients({ ...settings, counter }), counter };
+  return { clients: createClients({ ...settings, counter }), counter, settings };
 }
 
 export interface EngineParts {
@@ -61,6 +66,8 @@ export function assembleEngine(aws: AwsAccess, parts: EngineParts): EngineDeps {
     region: parts.region,
   };
   if (parts.accountId !== undefined) deps.accountId = parts.accountId;
+  if (parts.config.accounts?.accounts.length)
+    deps.accounts = createAccountApis(parts.config.accounts, { ...aws.settings, counter });
   if (parts.now) deps.now = parts.now;
   if (parts.sleep) deps.sleep = parts.sleep;
   return deps;
@@ -71,12 +78,13 @@ export function composeEngine(parts: EngineParts & Partial<Omit<ClientSettings, 
   deps: EngineDeps;
   clients: AwsClients;
 } {
-  const { maxAttempts, requestTimeoutMs, connectionTimeoutMs, ...rest } = parts;
+  const { maxAttempts, requestTimeoutMs, connectionTimeoutMs, s3Region, ...rest } = parts;
   const aws = connectAws({
     maxAttempts: maxAttempts ?? parts.config.maxAttempts,
     region: parts.region,
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
     ...(connectionTimeoutMs !== undefined ? { connectionTimeoutMs } : {}),
+    ...(s3Region !== undefined ? { s3Region } : {}),
   });
   return { deps: assembleEngine(aws, rest), clients: aws.clients };
 }

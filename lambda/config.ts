@@ -4,6 +4,7 @@
  * message that names the variable instead of misbehaving later.
  */
 import { compileRules, type TargetRules } from "./core/rules.js";
+import { type AccountSettings, readAccountSettings } from "./shared/account-settings.js";
 import { type OutputSettings, readOutputSettings } from "./shared/output-settings.js";
 import { type DiscoverySettings, readDiscoverySettings } from "./shared/settings.js";
 
@@ -20,6 +21,8 @@ export interface EngineConfig {
   churnGuardPercent: number;
   /** Minutes between scheduled reconciles that describe every task (see FULL_DESCRIBE_MINUTES). */
   fullDescribeMinutes: number;
+  /** Other accounts to discover through a role in each (ACCOUNTS); absent or empty: the own account only. */
+  accounts?: AccountSettings;
 }
 
 export interface LambdaConfig extends EngineConfig {
@@ -38,7 +41,10 @@ export function engineConfigOf(settings: DiscoverySettings): EngineConfig {
 }
 
 export function loadEngineConfig(env: Record<string, string | undefined>): EngineConfig {
-  return engineConfigOf(readDiscoverySettings(env));
+  const config = engineConfigOf(readDiscoverySettings(env));
+  const accounts = readAccountSettings(env);
+  if (accounts.accounts.length > 0) config.accounts = accounts;
+  return config;
 }
 
 export function loadLambdaConfig(env: Record<string, string | undefined>): LambdaConfig {

@@ -30,6 +30,7 @@ const { deps } = composeEngine({
   config,
   log,
   region,
+  ...(config.output.bucketRegion ? { s3Region: config.output.bucketRegion } : {}),
   output: (clients) =>
     new S3TargetOutput(clients.s3, config.output.bucket, config.output.prefix, config.output.statePrefix),
 });

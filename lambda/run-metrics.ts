@@ -6,6 +6,7 @@ import { total } from "./aws/call-counter.js";
 import { totalSkipped } from "./core/skip-reasons.js";
 import type { RunSummary } from "./engine/summary.js";
 import {
+  ACCOUNT_METRICS,
   CLUSTER_METRICS,
   METRIC_DIMENSIONS,
   OPERATION_METRICS,
@@ -39,6 +40,9 @@ function runPoints(summary: RunSummary): MetricPoint[] {
   }
   add(RUN_METRICS.churnGuardHeldBack, summary.heldBack);
   add(RUN_METRICS.skippedContainers, totalSkipped(summary.skippedContainers));
+  if (summary.accounts)
+    add(RUN_METRICS.accountFailures, summary.accounts.filter((a) => a.status === "failed").length);
+  if (summary.unlistedAccountEvents) add(RUN_METRICS.unlistedAccountEvents, summary.unlistedAccountEvents);
   return points;
 }
 
@@ -60,6 +64,8 @@ export function runMetrics(summary: RunSummary): MetricPoint[] {
       c.cluster,
     );
   }
+  for (const a of summary.accounts ?? [])
+    by(ACCOUNT_METRICS.failed, a.status === "failed" ? 1 : 0, METRIC_DIMENSIONS.account, a.account);
   for (const [reason, n] of Object.entries(summary.skippedContainers))
     by(SKIPPED_BY_REASON_METRIC, n, METRIC_DIMENSIONS.reason, reason);
   for (const [operation, n] of Object.entries(summary.apiCalls))

@@ -7,21 +7,29 @@ import { FsLocalDir } from "./localdir.js";
 import { isLogLevel, jsonLogger, type Logger } from "./log.js";
 import { PollLoop } from "./loop.js";
 import { SidecarMetrics } from "./metrics.js";
+import { RegionalClients } from "./s3-clients.js";
 import { S3ObjectStore } from "./store.js";
-import { Syncer, syncId } from "./sync.js";
+import { type BucketSource, Syncer, syncId } from "./sync.js";
 
-/** An S3 client from the standard SDK configuration; path-style when an endpoint override is set. */
+/**
+ * An S3 client from the standard SDK configuration; path-style when an endpoint override is set. `region`
+ * overrides the SDK's default region (AWS_REGION and the rest of the chain).
+ */
 export function createS3Client(
   env: NodeJS.ProcessEnv,
   timeouts: { connectionTimeout: number; requestTimeout: number } = {
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
   },
+  region?: string,
 ): S3Client {
   const endpointOverride = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
   return new S3Client({
+    ...(region === undefined ? {} : { region }),
     forcePathStyle: endpointOverride,
-    // A bucket in another region than AWS_REGION still works (one redirect, then cached).
+    // A bucket in another region than the client's still works, at the price of a redirect on every
+    // request: the SDK does not remember it. RegionalClients (s3-clients.ts) learns the bucket's region
+    // from the first redirect and reads it through a client of that region from then on.
     followRegionRedirects: true,
     // Without throwOnRequestTimeout the SDK only warns when requestTimeout passes and keeps waiting: one
     // unanswered GET would stall every later poll, and Prometheus would never see another change.
@@ -82,11 +90,15 @@ export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?
   process.on("SIGINT", onSignal);
 
   const metrics = new SidecarMetrics({ defaultMetrics: true });
-  const client = createS3Client(env);
-  const store = new S3ObjectStore(client, config.bucket, metrics.observeRequest);
-  const dir = new FsLocalDir(config.outDir, syncId(config.bucket, config.prefix));
-  const { bucket, prefix, maxObjectBytes, trustEmptyListing } = config;
-  const syncer = new Syncer(store, dir, { bucket, prefix, maxObjectBytes, trustEmptyListing }, log, metrics);
+  const clients = new RegionalClients((region) => createS3Client(env, undefined, region), log);
+  const sources: BucketSource[] = config.buckets.map(({ name, region }) => ({
+    bucket: name,
+    store: new S3ObjectStore(() => clients.clientFor(name, region), name, metrics.observeRequest),
+  }));
+  const { prefix, maxObjectBytes, trustEmptyListing } = config;
+  // With one bucket, the temp file tag is the one a single-bucket sidecar always used.
+  const dir = new FsLocalDir(config.outDir, syncId(config.buckets.map((b) => b.name).join(","), prefix));
+  const syncer = new Syncer(sources, dir, { prefix, maxObjectBytes, trustEmptyListing }, log, metrics);
   const { intervalMs, freshnessIntervals, syncTimeoutMs } = config;
   const health = new SidecarHealth(syncer.history, { intervalMs, freshnessIntervals, syncTimeoutMs });
   metrics.watchFreshness(() => health.fresh(), health.maxAgeMs / 1000);
@@ -117,7 +129,7 @@ export async function runSidecar(argv: string[], env: NodeJS.ProcessEnv, logger?
     return (await loop.run(stop.signal)) === "stuck" ? 1 : 0;
   } finally {
     await http?.close();
-    client.destroy();
+    clients.destroy();
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
     log.log("info", "stopped", {});

@@ -2,8 +2,15 @@
 import { DEFAULT_MAX_OBJECT_BYTES, DEFAULT_TARGETS_PREFIX } from "../lambda/shared/file-sd.js";
 import { isBucketName } from "../lambda/shared/output-settings.js";
 
+/** One bucket to read: its name, and its region when given as `name@region`. */
+export interface BucketSpec {
+  name: string;
+  region?: string;
+}
+
 export interface SidecarConfig {
-  bucket: string;
+  /** The buckets, in the order given: on a key two of them hold, the first one's object wins. */
+  buckets: BucketSpec[];
   prefix: string;
   outDir: string;
   intervalMs: number;
@@ -25,10 +32,13 @@ export class ConfigError extends Error {
 export const USAGE = `Usage: prometheus-ecs-discovery-sidecar --bucket B --out-dir DIR [options]
 
 Copies the file_sd JSON objects the discovery Lambda writes to s3://B/PREFIX into DIR, atomically,
-for Prometheus file_sd_configs (DIR/*.json); optionally serves them for http_sd_configs.
+for Prometheus file_sd_configs (DIR/*.json); optionally serves them for http_sd_configs. Several
+buckets (--bucket B1 --bucket B2, or --bucket B1,B2) share one DIR and one /targets.
 
 Options (each also from an environment variable; a flag wins):
-  --bucket B               S3 bucket (SIDECAR_BUCKET), required
+  --bucket B[@REGION]      S3 bucket (SIDECAR_BUCKET), required; repeat the flag or separate names with
+                           commas to read several buckets into one directory (the first bucket wins a
+                           key two hold); @REGION names the bucket's region (else learned from S3)
   --prefix P               key prefix (SIDECAR_PREFIX), default "${DEFAULT_TARGETS_PREFIX}"; "" for none
   --out-dir DIR            directory for the files (SIDECAR_OUT_DIR), required; created if missing
   --interval D             poll interval (SIDECAR_INTERVAL), default 5s, minimum 1s (e.g. 10s, 1m)
@@ -50,10 +60,11 @@ AWS: the standard SDK configuration (credential chain, AWS_REGION, AWS_ENDPOINT_
 with an endpoint override, path-style addressing is used).
 `;
 
-type FlagSpec = { env: string; boolean?: boolean };
+/** `list`: the flag may be repeated, and its values (and its variable's) are comma-separated lists. */
+type FlagSpec = { env: string; boolean?: boolean; list?: boolean };
 
 const FLAGS: Record<string, FlagSpec> = {
-  bucket: { env: "SIDECAR_BUCKET" },
+  bucket: { env: "SIDECAR_BUCKET", list: true },
   prefix: { env: "SIDECAR_PREFIX" },
   "out-dir": { env: "SIDECAR_OUT_DIR" },
   interval: { env: "SIDECAR_INTERVAL" },
@@ -109,11 +120,14 @@ function parseBool(flag: string, text: string): boolean {
 interface Argv {
   values: Map<string, string>;
   booleans: Map<string, boolean>;
+  /** Every value of a repeatable flag, in order. */
+  lists: Map<string, string[]>;
 }
 
 function readArgv(argv: string[]): Argv {
   const values = new Map<string, string>();
   const booleans = new Map<string, boolean>();
+  const lists = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (!arg.startsWith("--"))
@@ -136,8 +150,9 @@ function readArgv(argv: string[]): Argv {
       i++;
     }
     values.set(name, value);
+    if (spec.list) lists.set(name, [...(lists.get(name) ?? []), value]);
   }
-  return { values, booleans };
+  return { values, booleans, lists };
 }
 
 /** Each setting from its flag, else from its environment variable. */
@@ -162,6 +177,14 @@ class Settings {
     return raw === undefined ? false : parseBool(`${name} (from ${envName})`, raw);
   }
 
+  /** A list setting: every flag value, else the variable's, split at commas; blanks trimmed. */
+  list(name: string): string[] {
+    const fromFlags = this.argv.lists.get(name);
+    const envName = FLAGS[name]?.env;
+    const raw = fromFlags ?? (envName && this.env[envName] !== undefined ? [this.env[envName]] : []);
+    return raw.flatMap((value) => value.split(",")).map((item) => item.trim());
+  }
+
   hasFlag(name: string): boolean {
     return this.argv.values.has(name);
   }
@@ -172,13 +195,44 @@ class Settings {
   }
 }
 
-function checkLocation(bucket: string, outDir: string, prefix: string, settings: Settings): void {
-  if (!bucket) throw new ConfigError("--bucket is required (or SIDECAR_BUCKET)");
-  if (!isBucketName(bucket)) {
+const REGION_NAME = /^[a-z]{2}(?:-[a-z0-9]+)+-\d{1,2}$/;
+
+/** `name` or `name@region`, checked. */
+function bucketSpec(text: string, label: string): BucketSpec {
+  const at = text.indexOf("@");
+  const name = at < 0 ? text : text.slice(0, at);
+  const region = at < 0 ? undefined : text.slice(at + 1);
+  if (!isBucketName(name)) {
+    throw new ConfigError(`${label}: ${JSON.stringify(name)} is not a valid S3 bucket name`);
+  }
+  if (region !== undefined && !REGION_NAME.test(region)) {
     throw new ConfigError(
-      `${settings.label("bucket")}: ${JSON.stringify(bucket)} is not a valid S3 bucket name`,
+      `${label}: ${JSON.stringify(region)} in ${JSON.stringify(text)} is not an AWS region (e.g. eu-west-1)`,
     );
   }
+  return region === undefined ? { name } : { name, region };
+}
+
+/** --bucket, repeated or comma-separated: at least one, each valid, none twice. */
+function bucketsSetting(settings: Settings): BucketSpec[] {
+  const items = settings.list("bucket");
+  if (items.length === 0 || (items.length === 1 && items[0] === "")) {
+    throw new ConfigError("--bucket is required (or SIDECAR_BUCKET)");
+  }
+  const label = settings.label("bucket");
+  const buckets: BucketSpec[] = [];
+  for (const item of items) {
+    if (item === "") throw new ConfigError(`${label}: an empty bucket name in the list (a stray comma?)`);
+    const spec = bucketSpec(item, label);
+    if (buckets.some((b) => b.name === spec.name)) {
+      throw new ConfigError(`${label}: bucket ${JSON.stringify(spec.name)} is named twice`);
+    }
+    buckets.push(spec);
+  }
+  return buckets;
+}
+
+function checkLocation(outDir: string, prefix: string): void {
   if (!outDir) throw new ConfigError("--out-dir is required (or SIDECAR_OUT_DIR)");
   if (Buffer.byteLength(prefix) > 900) throw new ConfigError("--prefix: longer than 900 bytes");
 }
@@ -250,7 +304,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConf
   const settings = new Settings(readArgv(argv), env);
   const help = settings.bool("help");
   const config: SidecarConfig = {
-    bucket: settings.get("bucket") ?? "",
+    buckets: [],
     prefix: settings.get("prefix") ?? DEFAULT_TARGETS_PREFIX,
     outDir: settings.get("out-dir") ?? "",
     intervalMs: 5000,
@@ -264,7 +318,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConf
   };
   if (help) return config;
 
-  checkLocation(config.bucket, config.outDir, config.prefix, settings);
+  config.buckets = bucketsSetting(settings);
+  checkLocation(config.outDir, config.prefix);
   config.intervalMs = durationSetting(settings, "interval", config.intervalMs, [24 * 3_600_000, "24h"]);
   config.syncTimeoutMs = durationSetting(settings, "sync-timeout", config.syncTimeoutMs, [3_600_000, "1h"]);
   config.listen = listenSetting(settings);

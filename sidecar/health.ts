@@ -124,6 +124,7 @@ export class SidecarHealth {
                 result: attempt.outcome,
                 time: iso(attempt.atMs),
                 duration_ms: Math.round(attempt.durationMs),
+                buckets_failed: attempt.bucketsFailed || undefined,
               },
         last_error: errorBody(this.history.lastError),
         note: ok ? undefined : "the last good files and /targets are still served",

@@ -79,8 +79,8 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningHttp
         return;
       case "/targets": {
         // Before the first successful sync there is nothing trustworthy to say: an error makes Prometheus
-        // keep the targets it has, where an empty list would drop them all.
-        if (!syncer.hasSynced) {
+        // keep the targets it has, where an empty list would drop them all (Syncer.targetsReady).
+        if (!syncer.targetsReady) {
           send(
             res,
             503,

@@ -6,6 +6,7 @@ export const ERROR_KINDS = [
   "list_failed",
   "get_failed",
   "invalid_key",
+  "duplicate_key",
   "too_large",
   "not_utf8",
   "not_json",
@@ -20,6 +21,7 @@ export type ErrorKind = (typeof ERROR_KINDS)[number];
 /** The kinds that refuse a key or an object (the publisher's problem); the others fail the sync. */
 export const REJECTION_KINDS = [
   "invalid_key",
+  "duplicate_key",
   "too_large",
   "not_utf8",
   "not_json",
@@ -88,7 +90,7 @@ export class SidecarMetrics {
   );
   readonly rejectedObjects = new Gauge({
     name: `${P}rejected_objects`,
-    help: "Listed keys whose current version is refused (bad key or bad object), by kind; the last good file stays.",
+    help: "Listed keys whose current version is refused (bad key, bad object, or a key an earlier bucket also holds), by kind; the last good file stays.",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });

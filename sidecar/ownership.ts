@@ -1,7 +1,9 @@
 /**
- * The ownership ledger: which local files this sidecar wrote, kept in a state file `.sidecar-<id>.state` in
- * the directory. The id is a hash of bucket and prefix, so two sidecars syncing different prefixes into one
- * directory never remove each other's files. Each entry holds the file's S3 key, ETag and SHA-256. A file
+ * The ownership ledger: which local files this sidecar wrote from one bucket, kept in a state file
+ * `.sidecar-<id>.state` in the directory. The id is a hash of bucket and prefix, so two sidecars syncing
+ * different prefixes into one directory never remove each other's files, and a sidecar reading several
+ * buckets keeps one ledger per bucket (owners.ts): the files a bucket's objects became stay that
+ * bucket's whatever other buckets are read beside it. Each entry holds the file's S3 key, ETag and SHA-256. A file
  * that matches the naming pattern but is not in the ledger (written by hand, by the engine's CLI, by
  * another sidecar) is never removed; it is overwritten only when an object with that name appears.
  */
@@ -40,15 +42,34 @@ export function syncId(bucket: string, prefix: string): string {
   return sha256(Buffer.from(`${bucket}\n${prefix}`)).slice(0, 12);
 }
 
+/** Logs the files of the flat shape that no ledger owns: they are never removed. */
+export function reportUnowned(
+  logger: Logger,
+  dir: string,
+  names: readonly string[],
+  owned: (name: string) => boolean,
+): void {
+  const unowned = names.filter((n) => isOwnedFileName(n) && !owned(n));
+  if (unowned.length === 0) return;
+  logger.log("info", "unowned_files_left_alone", {
+    dir,
+    count: unowned.length,
+    files: unowned.slice(0, 20),
+    note: "files not written by this sidecar are never removed; one is overwritten only if its object appears",
+  });
+}
+
 export class OwnershipLedger {
   readonly fileName: string;
   private readonly owned = new Map<string, OwnedEntry>();
   private stateWrite: Promise<void> = Promise.resolve();
+  /** The state file was read at start: what this bucket's objects became is known from the directory. */
+  restored = false;
   private lastStateText: string | undefined;
 
   constructor(
     private readonly dir: LocalDir,
-    private readonly source: { bucket: string; prefix: string },
+    readonly source: { bucket: string; prefix: string },
     private readonly logger: Logger,
   ) {
     this.fileName = `.sidecar-${syncId(source.bucket, source.prefix)}.state`;
@@ -70,10 +91,11 @@ export class OwnershipLedger {
   /**
    * Reads the state file and takes back the files it lists that still exist; `found` sees each one.
    * A file changed since it was written stays owned but loses its ETag, so it is fetched and restored.
-   * `names` is the directory listing, for the report of the files left alone.
+   * `names` is the directory listing, for the report of the files left alone (none without it).
    */
-  async load(names: readonly string[], found: (file: LoadedFile) => void): Promise<void> {
+  async load(names: readonly string[] | undefined, found: (file: LoadedFile) => void): Promise<void> {
     const state = await this.readState();
+    this.restored = state !== undefined;
     for (const [name, entry] of Object.entries(state?.files ?? {})) {
       if (!isOwnedFileName(name) || typeof entry?.key !== "string") continue;
       let bytes: Uint8Array | undefined;
@@ -89,15 +111,7 @@ export class OwnershipLedger {
       this.owned.set(name, { key: entry.key, etag, sha256: hash });
       found({ name, key: entry.key, etag, bytes });
     }
-    const unowned = names.filter((n) => isOwnedFileName(n) && !this.owned.has(n));
-    if (unowned.length > 0) {
-      this.logger.log("info", "unowned_files_left_alone", {
-        dir: this.dir.path,
-        count: unowned.length,
-        files: unowned.slice(0, 20),
-        note: "files not written by this sidecar are never removed; one is overwritten only if its object appears",
-      });
-    }
+    if (names) reportUnowned(this.logger, this.dir.path, names, (name) => this.owned.has(name));
   }
 
   /**

@@ -1,10 +1,21 @@
 /**
  * What the poll remembers of each listed S3 key from one poll to the next: the ETag last fetched, so an
  * unchanged object is never fetched again (an unchanged poll is one LIST and no GET), and the ETag it
- * was rejected at, so a bad key or object is logged once per key and ETag, not on every poll.
+ * was rejected at, so a bad key or object is logged once per key and ETag, not on every poll. One per
+ * bucket: two buckets may hold the same key.
  */
 import type { Logger } from "./log.js";
 import type { ErrorKind } from "./metrics.js";
+
+const EVENTS: Partial<Record<ErrorKind, string>> = {
+  invalid_key: "key_rejected",
+  duplicate_key: "duplicate_key",
+};
+
+const NOTES: Partial<Record<ErrorKind, string>> = {
+  invalid_key: "no file is written for this key",
+  duplicate_key: "an earlier bucket's object has this file; this one is skipped while that one is there",
+};
 
 export class SeenKeys {
   /** S3 key → ETag last fetched (good or bad). */
@@ -12,7 +23,11 @@ export class SeenKeys {
   /** S3 key → the ETag at which it was rejected, and why. */
   private readonly rejected = new Map<string, { etag: string; kind: ErrorKind }>();
 
-  constructor(private readonly logger: Logger) {}
+  /** `bucket` goes into the log lines; left out, they name no bucket. */
+  constructor(
+    private readonly logger: Logger,
+    private readonly bucket?: string,
+  ) {}
 
   /** The ETag last fetched, for IfNoneMatch. */
   etag(key: string): string | undefined {
@@ -22,6 +37,14 @@ export class SeenKeys {
   /** This ETag of the key was fetched (or is on disk intact): it is not fetched again. */
   remember(key: string, etag: string): void {
     this.fetched.set(key, etag);
+  }
+
+  /**
+   * The key's object is not what its file holds (another bucket's object for the same file won): fetched
+   * afresh when it is wanted again.
+   */
+  forget(key: string): void {
+    this.fetched.delete(key);
   }
 
   /** This ETag of the key was fetched and accepted: a later bad version is reported again. */
@@ -35,15 +58,17 @@ export class SeenKeys {
    * caller counts it then, and only then.
    */
   reject(key: string, etag: string, kind: ErrorKind, reason: string, keptFile: string | undefined): boolean {
-    if (this.rejected.get(key)?.etag === etag) return false;
+    const previous = this.rejected.get(key);
+    if (previous?.etag === etag && previous.kind === kind) return false;
     this.rejected.set(key, { etag, kind });
-    this.logger.log("warn", kind === "invalid_key" ? "key_rejected" : "object_rejected", {
+    this.logger.log("warn", EVENTS[kind] ?? "object_rejected", {
+      bucket: this.bucket,
       key,
       etag,
       kind,
       reason,
       kept_file: keptFile,
-      note: kind === "invalid_key" ? "no file is written for this key" : "last good file (if any) kept",
+      note: NOTES[kind] ?? "last good file (if any) kept",
     });
     return true;
   }

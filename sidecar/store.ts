@@ -37,12 +37,19 @@ export type S3Operation = "ListObjectsV2" | "GetObject";
 export type RequestOutcome = "ok" | "not_modified" | "not_found" | "error";
 export type RequestObserver = (operation: S3Operation, outcome: RequestOutcome) => void;
 
+/** A client, or where to get the current one for each request (RegionalClients.clientFor). */
+export type ClientSource = S3Client | (() => S3Client);
+
 export class S3ObjectStore implements ObjectStore {
   constructor(
-    private readonly client: S3Client,
+    private readonly client: ClientSource,
     private readonly bucket: string,
     private readonly observe: RequestObserver = () => {},
   ) {}
+
+  private get s3(): S3Client {
+    return typeof this.client === "function" ? this.client() : this.client;
+  }
 
   async list(prefix: string, signal: AbortSignal): Promise<ListedObject[]> {
     const objects: ListedObject[] = [];
@@ -50,7 +57,7 @@ export class S3ObjectStore implements ObjectStore {
     do {
       let page: ListObjectsV2CommandOutput;
       try {
-        page = await this.client.send(
+        page = await this.s3.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
           { abortSignal: signal },
         );
@@ -73,7 +80,7 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string, { ifNoneMatch, maxBytes, signal }: GetOptions): Promise<GetResult> {
     let response: GetObjectCommandOutput;
     try {
-      response = await this.client.send(
+      response = await this.s3.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: ifNoneMatch || undefined }),
         { abortSignal: signal },
       );

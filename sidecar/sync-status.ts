@@ -10,6 +10,8 @@ import type { ErrorKind } from "./metrics.js";
 export interface SyncResult {
   ok: boolean;
   aborted: boolean;
+  /** Buckets whose listing failed (their files kept); any makes the sync fail. */
+  bucketsFailed: number;
   listed: number;
   fetched: number;
   notModified: number;
@@ -27,6 +29,7 @@ export function emptyResult(): SyncResult {
   return {
     ok: false,
     aborted: false,
+    bucketsFailed: 0,
     listed: 0,
     fetched: 0,
     notModified: 0,
@@ -45,6 +48,7 @@ export function logSyncFinished(logger: Logger, result: SyncResult, outcome: Out
   logger.log(result.ok ? (busy ? "info" : "debug") : "warn", "sync_finished", {
     result: outcome,
     duration_ms: Math.round(result.durationMs * 10) / 10,
+    buckets_failed: result.bucketsFailed || undefined,
     listed: result.listed,
     fetched: result.fetched,
     not_modified: result.notModified,
@@ -112,6 +116,8 @@ export interface LastAttempt {
   outcome: Outcome;
   atMs: number;
   durationMs: number;
+  /** Buckets whose listing failed in it. */
+  bucketsFailed: number;
 }
 
 /** The syncs of this process so far, as the health answers need them. */
@@ -139,8 +145,8 @@ export class SyncHistory {
     return this.error;
   }
 
-  record(outcome: Outcome, durationMs: number, atMs: number = Date.now()): void {
-    this.attempt = { outcome, atMs, durationMs };
+  record(outcome: Outcome, durationMs: number, atMs: number = Date.now(), bucketsFailed = 0): void {
+    this.attempt = { outcome, atMs, durationMs, bucketsFailed };
     if (outcome === "success") {
       this.successMs = atMs;
       this.failuresInARow = 0;

@@ -8,7 +8,12 @@ import { describeError } from "../shared/values.js";
 import type { EngineDeps } from "./deps.js";
 
 /** Deletes the objects of vanished clusters; returns where each deleted cluster's targets were. */
-export async function cleanUp(deps: EngineDeps, listedArns: readonly string[]): Promise<string[]> {
+export async function cleanUp(
+  deps: EngineDeps,
+  listedArns: readonly string[],
+  /** Several accounts: only these were listed in full, so only their objects may go. */
+  listedAccounts?: readonly string[],
+): Promise<string[]> {
   const { output, log } = deps;
   const keep = new Map<string, Set<string>>();
   const scope = (accountId: string, region: string) => {
@@ -20,10 +25,12 @@ export async function cleanUp(deps: EngineDeps, listedArns: readonly string[]): 
     const ref = parseClusterArn(arn);
     if (ref) scope(ref.accountId, ref.region).add(ref.name);
   }
-  if (deps.accountId) scope(deps.accountId, deps.region);
+  if (listedAccounts) for (const account of listedAccounts) scope(account, deps.region);
+  else if (deps.accountId) scope(deps.accountId, deps.region);
   const deleted: string[] = [];
   for (const [key, names] of keep) {
     const [accountId, region] = key.split("/") as [string, string];
+    if (listedAccounts && !listedAccounts.includes(accountId)) continue;
     try {
       for (const name of await output.listPublishedClusters(accountId, region)) {
         if (names.has(name)) continue;

@@ -1,3 +1,4 @@
+import type { AccountApis } from "../aws/account-access.js";
 import type { CallCounter } from "../aws/call-counter.js";
 import type { EcsReadApi, TaskFinder } from "../aws/ecs-read-api.js";
 import type { EngineConfig } from "../config.js";
@@ -26,6 +27,8 @@ export interface EngineDeps {
   region: string;
   /** The account, when known without a cluster ARN (from the Lambda context); used to clean up objects. */
   accountId?: string;
+  /** Other accounts' read APIs (ACCOUNTS); absent: the own account only. */
+  accounts?: AccountApis;
   now?: () => number;
   /** Pauses between conflicting publish rounds; tests pass an instant one. */
   sleep?: (ms: number) => Promise<void>;

@@ -7,6 +7,14 @@ import { mapLimit } from "../shared/concurrency.js";
 import { describeError } from "../shared/values.js";
 import type { Trigger } from "../triggers/parse-trigger.js";
 import { messagesToHandBack, planRun, type RunPlan } from "../triggers/plan.js";
+import {
+  type AccountScope,
+  type AccountsListing,
+  accountScope,
+  depsFor,
+  listAccountClusters,
+  listAccounts,
+} from "./accounts.js";
 import { cleanUp } from "./clean-up.js";
 import type { EngineDeps } from "./deps.js";
 import { type ClusterWork, refreshCluster } from "./refresh-cluster.js";
@@ -30,10 +38,8 @@ export class DiscoveryEngine {
     const { deps } = this;
     const started = this.now();
     const before = deps.counter.snapshot();
-    const plan = planRun(trigger, { region: deps.region, clusters: deps.config.clusters });
-    for (const r of plan.rejected)
-      deps.log.error("queue message rejected", { messageId: r.messageId, reason: r.reason });
-    const tally = (results: ClusterResult[], deleted: string[] = [], skipped?: string): RunSummary =>
+    let accounts: AccountsListing | undefined;
+    const tally = (plan: RunPlan, results: ClusterResult[], deleted: string[] = [], skipped?: string) =>
       summarize({
         trigger: plan.trigger,
         reconcile: plan.reconcile?.complete ?? false,
@@ -43,28 +49,60 @@ export class DiscoveryEngine {
         deleted,
         calls: deps.counter.since(before),
         durationMs: this.now() - started,
+        ...(accounts ? { accounts: accounts.outcomes } : {}),
+        unlistedAccountEvents: plan.unlistedAccountEvents,
       });
+    const fail = (plan: RunPlan, error: unknown): never => {
+      deps.log.error("cluster listing failed; nothing was changed", { error: describeError(error) });
+      const summary = tally(plan, [], [], `could not list clusters: ${describeError(error)}`);
+      summary.ok = false;
+      throw new ClusterListingError(summary);
+    };
+    // Several accounts: the own account is known before any event is judged (the CLI asks STS for it).
+    let scope: AccountScope | undefined;
+    let scopeError: unknown;
+    try {
+      scope = await accountScope(deps);
+    } catch (error) {
+      scopeError = error;
+    }
+    const plan = planRun(trigger, {
+      region: deps.region,
+      clusters: deps.config.clusters,
+      ...(scope ? { accounts: scope.accounts } : {}),
+    });
+    if (scopeError !== undefined) fail(plan, scopeError);
+    for (const r of plan.rejected)
+      deps.log.error("queue message rejected", { messageId: r.messageId, reason: r.reason });
     if (plan.skipped) {
       deps.log.info("nothing to do", { reason: plan.skipped });
-      return this.settleQueue(plan, tally([], [], plan.skipped));
+      return this.settleQueue(plan, tally(plan, [], [], plan.skipped));
     }
     let listed: string[] = [];
     let info = new Map<string, ClusterInfo>();
-    if (plan.reconcile) {
+    if (plan.reconcile && scope) {
+      accounts = await listAccounts(deps, scope, plan.reconcile.clusters);
+      if (accounts.listedAccounts.length === 0 && accounts.outcomes.length > 0)
+        fail(plan, accounts.outcomes.map((o) => `${o.account}: ${o.error}`).join("; "));
+      ({ active: listed, info } = accounts);
+    } else if (plan.reconcile) {
       try {
-        ({ active: listed, info } = await this.listClusters(plan.reconcile.clusters));
+        ({ active: listed, info } = await listAccountClusters(
+          deps,
+          plan.reconcile.clusters.length > 0 ? plan.reconcile.clusters : deps.config.clusters,
+        ));
       } catch (error) {
-        deps.log.error("cluster listing failed; nothing was changed", { error: describeError(error) });
-        const summary = tally([], [], `could not list clusters: ${describeError(error)}`);
-        summary.ok = false;
-        throw new ClusterListingError(summary);
+        fail(plan, error);
       }
     }
     const results = await mapLimit(this.work(plan, listed, info), deps.config.maxConcurrency, (w) =>
-      "cluster" in w ? refreshCluster(deps, w) : Promise.resolve(w.result),
+      "cluster" in w
+        ? refreshCluster(depsFor(deps, scope, w.cluster.accountId), w)
+        : Promise.resolve(w.result),
     );
-    const deleted = plan.reconcile?.complete && !plan.dryRun ? await cleanUp(deps, listed) : [];
-    return this.settleQueue(plan, tally(results, deleted));
+    const deleted =
+      plan.reconcile?.complete && !plan.dryRun ? await cleanUp(deps, listed, accounts?.listedAccounts) : [];
+    return this.settleQueue(plan, tally(plan, results, deleted));
   }
 
   /** Clusters being reconciled need no events applied: the listing already covers them. */
@@ -85,26 +123,6 @@ export class DiscoveryEngine {
       if (!reconciling.has(arn)) work.push({ cluster, events: tasks, dryRun, force, fullDescribe: false });
     }
     return work;
-  }
-
-  /**
-   * The clusters to reconcile, with their tags: DescribeClusters takes 100 clusters a call, so tags cost
-   * one call per 100 clusters, made only when tags are published and the listing had no need of it anyway.
-   */
-  private async listClusters(
-    requested: string[],
-  ): Promise<{ active: string[]; info: Map<string, ClusterInfo> }> {
-    const { api, config, log } = this.deps;
-    const wanted = requested.length > 0 ? requested : config.clusters;
-    if (wanted.length === 0) {
-      const arns = await api.listClusterArns();
-      if (!config.rules.includeTags || arns.length === 0) return { active: arns, info: new Map() };
-      return { active: arns, info: (await api.describeClusters(arns)).info };
-    }
-    const listing = await api.describeClusters(wanted);
-    for (const ref of listing.missing)
-      log.warn("configured cluster does not exist or is not ACTIVE", { cluster: ref });
-    return listing;
   }
 
   /** Queue batches: which messages go back to SQS for another try. */

@@ -5,6 +5,7 @@
 import type { CallCounts } from "../aws/call-counter.js";
 import { addSkipCounts, type SkipCounts } from "../core/skip-reasons.js";
 import type { TargetGroup } from "../shared/file-sd.js";
+import type { AccountOutcome } from "./accounts.js";
 
 export type ClusterStatus = "written" | "unchanged" | "failed" | "gone" | "held-back" | "dry-run";
 
@@ -72,6 +73,10 @@ export interface RunSummary {
   durationMs: number;
   /** Queue batches: message ids to hand back to SQS for another try. */
   failedMessageIds?: string[];
+  /** Several accounts (ACCOUNTS): each account's listing, the failed ones with their error. */
+  accounts?: AccountOutcome[];
+  /** Task events from accounts not in ACCOUNTS, ignored. */
+  unlistedAccountEvents?: number;
   /** Dry runs: the groups that would have been written, by cluster name. */
   targetGroups?: Record<string, TargetGroup[]>;
 }
@@ -85,6 +90,8 @@ export interface SummaryInput {
   deleted: readonly string[];
   calls: CallCounts;
   durationMs: number;
+  accounts?: AccountOutcome[];
+  unlistedAccountEvents?: number;
 }
 
 /** The run's totals from each cluster's result; clusters sorted by name. */
@@ -123,7 +130,9 @@ export function summarize(input: SummaryInput): RunSummary {
     summary.drift.added += counts.drift.added;
     summary.drift.removed += counts.drift.removed;
   }
-  summary.ok = summary.objects.failed === 0;
+  if (input.accounts) summary.accounts = input.accounts;
+  if (input.unlistedAccountEvents) summary.unlistedAccountEvents = input.unlistedAccountEvents;
+  summary.ok = summary.objects.failed === 0 && !(input.accounts ?? []).some((a) => a.status === "failed");
   if (input.dryRun) {
     summary.targetGroups = {};
     for (const { outcome, groups } of input.results)

@@ -23,6 +23,16 @@ export const RUN_METRICS = {
   churnGuardHeldBack: "ChurnGuardHeldBack",
   /** Containers of recorded tasks that gave no target, all reasons together. */
   skippedContainers: "SkippedContainers",
+  /** Several accounts: accounts a reconcile could not list (role not assumed, throttled, denied). */
+  accountFailures: "AccountFailures",
+  /** Several accounts: task events from accounts not in ACCOUNTS, ignored. */
+  unlistedAccountEvents: "EventsFromUnlistedAccounts",
+} as const;
+
+/** Several accounts: per account a reconcile lists, dimension `account` beside `service`. */
+export const ACCOUNT_METRICS = {
+  /** 1 when the account could not be listed, 0 when it was. */
+  failed: "AccountFailed",
 } as const;
 
 /** Per cluster refreshed in the run, dimension `cluster` (the cluster's name) beside `service`. */
@@ -47,4 +57,5 @@ export const METRIC_DIMENSIONS = {
   cluster: "cluster",
   reason: "reason",
   operation: "operation",
+  account: "account",
 } as const;

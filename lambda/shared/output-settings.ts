@@ -18,7 +18,14 @@ export interface OutputSettings {
   prefix: string;
   /** Prefix of the function's own state objects; kept apart so readers of `prefix` see file_sd JSON only. */
   statePrefix: string;
+  /**
+   * The bucket's region, when it is not the function's (one central bucket for several regions): S3 would
+   * answer every request with a redirect, and the SDK does not remember one.
+   */
+  bucketRegion?: string;
 }
+
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -81,5 +88,8 @@ export function readOutputSettings(env: Env): OutputSettings {
     read(env, VARIABLES.targetsPrefix) ?? DEFAULT_TARGETS_PREFIX,
     read(env, VARIABLES.statePrefix) ?? DEFAULT_STATE_PREFIX,
   );
-  return { bucket, ...prefixes };
+  const bucketRegion = read(env, VARIABLES.bucketRegion);
+  if (bucketRegion !== undefined && !REGION.test(bucketRegion))
+    throw new ConfigError(VARIABLES.bucketRegion, `is not an AWS region name: "${bucketRegion}"`);
+  return { bucket, ...prefixes, ...(bucketRegion ? { bucketRegion } : {}) };
 }

@@ -67,6 +67,10 @@ export const VARIABLES = {
   bucket: "TARGETS_BUCKET",
   targetsPrefix: "TARGETS_PREFIX",
   statePrefix: "STATE_PREFIX",
+  bucketRegion: "TARGETS_BUCKET_REGION",
+  accounts: "ACCOUNTS",
+  accountRoleArn: "ACCOUNT_ROLE_ARN",
+  accountRoleExternalId: "ACCOUNT_ROLE_EXTERNAL_ID",
 } as const;
 
 /** Whole-number settings: variable, default and largest value (the smallest is always 1). */

@@ -34,6 +34,8 @@ export interface RunPlan {
   rejected: { messageId: string; reason: string }[];
   /** Queue messages that were read, and the cluster each is about (none: the whole run). */
   messages: { messageId: string; cluster?: string }[];
+  /** Task events from accounts not in ACCOUNTS: ignored, and counted. */
+  unlistedAccountEvents: number;
 }
 
 /** What this deployment serves. */
@@ -41,6 +43,8 @@ export interface PlanScope {
   region: string;
   /** Configured cluster names or ARNs; empty means every cluster of the region. */
   clusters: readonly string[];
+  /** ACCOUNTS: the accounts whose events are this deployment's; absent: any (the rule's own account). */
+  accounts?: readonly string[];
 }
 
 export function isConfigured(cluster: ClusterRef, configured: readonly string[]): boolean {
@@ -56,6 +60,7 @@ export function planRun(trigger: Trigger, scope: PlanScope): RunPlan {
     events: new Map(),
     rejected: [],
     messages: [],
+    unlistedAccountEvents: 0,
   };
   const triggers: SingleTrigger[] = [];
   if (trigger.kind === "queue") {
@@ -114,6 +119,10 @@ function addEvent(
   const cluster = parseClusterArn(t.clusterArn) as ClusterRef;
   if (t.region !== scope.region || cluster.region !== scope.region)
     return `event is for region ${cluster.region}; this deployment serves ${scope.region}`;
+  if (scope.accounts && !scope.accounts.includes(cluster.accountId)) {
+    plan.unlistedAccountEvents++;
+    return `event is from account ${cluster.accountId}, which is not in ACCOUNTS`;
+  }
   if (!isConfigured(cluster, scope.clusters))
     return `cluster ${cluster.name} is not among the configured clusters`;
   const entry = plan.events.get(cluster.arn) ?? { cluster, tasks: [] };

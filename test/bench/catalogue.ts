@@ -1,4 +1,5 @@
 import { STORM_SOURCES, sourceName } from "./event-source.js";
+import { organisationGroup } from "./organisation.js";
 import { type BenchOptions, eventGroup, type Row, reconcileGroup } from "./scenarios.js";
 import { stormGroup } from "./storm.js";
 
@@ -61,6 +62,13 @@ export const GROUPS: Group[] = [
       ...(await eventGroup("events-2k-services", 2000, o, { tags: false, services: true })),
       ...(await eventGroup("events-2k-tags-services", 2000, o, { tags: true, services: true })),
     ],
+  },
+  {
+    name: "organisation",
+    quick: false,
+    about:
+      "one function discovering 20 member accounts (ACCOUNTS, AssumeRole with an external id) × 5 clusters × 20 tasks, cold then warm",
+    run: (o) => organisationGroup("organisation", o),
   },
   // One group per event source setting, so `--only storm` runs them all and `--only storm-1s` one.
   ...STORM_SOURCES.map(

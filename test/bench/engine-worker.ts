@@ -89,13 +89,18 @@ const { deps } = composeEngine({
   output: new DriverStoreOutput(process.env.BENCH_STORE ?? "default"),
 });
 
+// The handler takes its own account id from the invocation context (invokedFunctionArn), so a function
+// with ACCOUNTS never asks STS who it is; BENCH_FUNCTION_ACCOUNT plays that context.
+const functionAccount = process.env.BENCH_FUNCTION_ACCOUNT;
+const invokeDeps = functionAccount ? { ...deps, accountId: functionAccount } : deps;
+
 async function run(event: unknown): Promise<InvokeReport> {
   Object.assign(storage, { busyMs: 0, calls: 0 });
   Object.assign(logCounts, { warn: 0, error: 0, conflicts: 0, firstProblems: [] });
   const t0 = performance.now();
   let summary: InvokeReport["summary"];
   try {
-    ({ summary } = await invoke(event, deps));
+    ({ summary } = await invoke(event, invokeDeps));
   } catch (error) {
     if (!(error instanceof ClusterListingError)) throw error;
     summary = error.summary;

@@ -44,7 +44,7 @@ const mb = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(0)}`;
 const sec = (ms: number) => (ms / 1000).toFixed(2);
 const msText = (ms: number) => (ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
 
-function table(header: string[], rows: string[][], right: Set<number>): string {
+export function table(header: string[], rows: string[][], right: Set<number>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { measureBundle } from "./bundle.js";
 import { GROUPS } from "./catalogue.js";
+import { organisationBudget, organisationLines } from "./organisation.js";
 import {
   type BundleReport,
   budgets,
@@ -126,6 +127,7 @@ if (selected.includes("sidecar")) {
 
 const comparisons = pollComparison(rows);
 const budgetList = budgets(rows, bundles);
+budgetList.push(organisationBudget(rows));
 for (const b of sidecarBudgets(sidecar ?? [])) {
   budgetList.push({
     budget: b.budget,
@@ -156,6 +158,8 @@ if (rows.length > 0) {
       "store (S3 in AWS); medians for events. peak RSS: the engine process's maxRSS so far (like Lambda's Max Memory Used).",
   );
   out.push(...stormLines(rows).map((l) => `\n${l}`));
+  const organisation = organisationLines(rows);
+  if (organisation.length > 0) out.push("", ...organisation);
 }
 if (comparisons.length > 0) {
   out.push(

@@ -9,6 +9,7 @@ import {
 } from "./bounds.js";
 import { EngineProcess } from "./engine-process.js";
 import { MemoryTargetOutput, type WriteStats } from "./memory-output.js";
+import type { OrganisationFigures } from "./organisation.js";
 import type { InvokeReport } from "./protocol.js";
 
 export interface BenchOptions {
@@ -47,6 +48,8 @@ export interface Row {
   samples?: number;
   notes: string[];
   storm?: StormFigures;
+  /** The `organisation` group: per-account calls and bounds, STS. */
+  organisation?: OrganisationFigures;
 }
 
 export interface StormFigures {

@@ -57,6 +57,30 @@ export class Counters {
   }
 }
 
+/** The sum of several snapshots (the fleets of every account and region, STS). */
+export function sumSnapshots(snapshots: readonly CounterSnapshot[]): CounterSnapshot {
+  const total: CounterSnapshot = {
+    calls: {},
+    throttled: {},
+    errors: {},
+    timeouts: {},
+    totalCalls: 0,
+    totalThrottled: 0,
+    totalErrors: 0,
+  };
+  for (const s of snapshots) {
+    for (const field of ["calls", "throttled", "errors", "timeouts"] as const) {
+      for (const [operation, n] of Object.entries(s[field])) {
+        total[field][operation] = (total[field][operation] ?? 0) + n;
+      }
+    }
+    total.totalCalls += s.totalCalls;
+    total.totalThrottled += s.totalThrottled;
+    total.totalErrors += s.totalErrors;
+  }
+  return total;
+}
+
 function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }

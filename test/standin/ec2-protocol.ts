@@ -43,6 +43,7 @@ export function ec2Status(code: string): number {
   if (code === "RequestLimitExceeded" || code === "Unavailable") return 503;
   if (code === "InternalError") return 500;
   if (code === "UnauthorizedOperation") return 403;
+  if (code === "AuthFailure") return 401;
   return 400;
 }
 

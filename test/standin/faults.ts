@@ -14,6 +14,12 @@ export interface FaultRule {
    * (IAM policies scoped to some clusters behave like this). Calls without a `cluster` never match.
    */
   cluster?: string;
+  /**
+   * Account id: the rule matches only calls about this account. Meant for `standIn.sts.faults` (the role's
+   * account for AssumeRole, the caller's for GetCallerIdentity); a fleet's faults only ever see calls
+   * of their own account, so there it is redundant.
+   */
+  account?: string;
   kind: FaultKind;
   /** Fire this many times, then the rule is spent. Unlimited when absent. */
   times?: number;
@@ -133,11 +139,17 @@ export class Faults {
   }
 
   /** @internal The first matching rule that fires for this call (spending one of its `times`). */
-  match(operation: string, clusterName: string | undefined, service: "ecs" | "ec2"): FaultRule | undefined {
+  match(
+    operation: string,
+    clusterName: string | undefined,
+    service: "ecs" | "ec2" | "sts",
+    account?: string,
+  ): FaultRule | undefined {
     for (const rule of this.rules) {
-      // Clusters are an ECS notion: such rules never fire on EC2 calls.
-      if (service === "ec2" && (rule.kind === "clusterNotFound" || rule.cluster !== undefined)) continue;
+      // Clusters are an ECS notion: such rules never fire on EC2 or STS calls.
+      if (service !== "ecs" && (rule.kind === "clusterNotFound" || rule.cluster !== undefined)) continue;
       if (rule.operation !== undefined && rule.operation !== operation) continue;
+      if (rule.account !== undefined && rule.account !== account) continue;
       if (rule.cluster !== undefined && (clusterName === undefined || nameOf(rule.cluster) !== clusterName)) {
         continue;
       }

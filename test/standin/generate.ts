@@ -97,7 +97,11 @@ const LOG_ROUTER: ContainerDefinitionInput = {
   essential: false,
 };
 
-export function generateFleet(target: StandIn | Fleet, options: GenerateOptions): GeneratedFleet {
+/** `target`: the stand-in (its default fleet), an `AccountFleet` (`standIn.addFleet(…)`) or a fleet. */
+export function generateFleet(
+  target: StandIn | { fleet: Fleet } | Fleet,
+  options: GenerateOptions,
+): GeneratedFleet {
   const fleet = "fleet" in target ? target.fleet : target;
   if (options.addressing) fleet.addressing = options.addressing;
   const rng = new Prng(options.seed ?? 1);

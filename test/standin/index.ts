@@ -1,5 +1,13 @@
-/** The local stand-in of the ECS and EC2 APIs, for integration tests, the demo and benchmarks. */
-export { type CounterSnapshot, Counters } from "./counters.js";
+/** The local stand-in of the ECS, EC2 and STS APIs, for integration tests, the demo and benchmarks. */
+export {
+  type AccountFleet,
+  type AddFleetOptions,
+  type Caller,
+  type IssuedCredentials,
+  parseSigV4,
+  type SigV4Scope,
+} from "./accounts.js";
+export { type CounterSnapshot, Counters, sumSnapshots } from "./counters.js";
 export { ApiError } from "./errors.js";
 export {
   type BucketName,
@@ -46,4 +54,12 @@ export type {
 } from "./model.js";
 export type { TaskStateChangeEvent } from "./render.js";
 export { type StandIn, type StandInOptions, startStandIn } from "./server.js";
+export {
+  READER_ROLE_NAME,
+  type RoleOptions,
+  readerRoleArn,
+  STS_VERSION,
+  Sts,
+  type StsCall,
+} from "./sts-protocol.js";
 export type { BucketSpec } from "./token-bucket.js";

@@ -50,7 +50,12 @@ export async function tempDir(): Promise<string> {
 export function makeSyncer(store: ObjectStore, dir: string, options: Partial<SyncOptions> = {}) {
   const logger = memoryLogger();
   const metrics = new SidecarMetrics();
-  const opts: SyncOptions = { bucket: "bkt", prefix: "targets/", maxObjectBytes: 1024 * 1024, ...options };
+  const opts: SyncOptions & { bucket: string } = {
+    bucket: "bkt",
+    prefix: "targets/",
+    maxObjectBytes: 1024 * 1024,
+    ...options,
+  };
   const syncer = new Syncer(
     store,
     new FsLocalDir(dir, syncId(opts.bucket, opts.prefix)),

@@ -1,6 +1,5 @@
 import { App, type CfnElement, Duration, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
-import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as sns from "aws-cdk-lib/aws-sns";
 import { describe, expect, it } from "vitest";
 import { EcsDiscovery } from "../../cdk/ecs-discovery-construct.js";
@@ -199,15 +198,17 @@ describe.each(SPECS)("Alarm: $name", (spec) => {
     });
   });
   it("is exposed on the construct", () => {
-    const alarm: cloudwatch.Alarm = defaults.discovery[spec.field];
+    const alarm = defaults.discovery[spec.field];
+    if (!alarm) throw new Error(`no ${spec.field} on the construct`);
     const id = defaults.stack.getLogicalId(alarm.node.defaultChild as CfnElement);
     expect(t.toJSON().Resources[id].Properties.AlarmDescription).toMatch(`Alarm: ${spec.name}`);
   });
 });
 
 describe("alarms", () => {
-  it("are eight, each listed once on the construct", () => {
+  it("are eight, each listed once on the construct (a ninth, AccountFailures, only with several accounts)", () => {
     t.resourceCountIs(ALARM, SPECS.length);
+    expect(defaults.discovery.accountFailuresAlarm).toBeUndefined();
     expect(new Set(defaults.discovery.alarms).size).toBe(SPECS.length);
   });
   it("put the duration threshold at 80 % of the configured timeout", () => {

@@ -77,6 +77,17 @@ describe("the settings contract", () => {
   });
 });
 
+describe("TARGETS_BUCKET_REGION", () => {
+  it("is the central bucket's region, checked", () => {
+    expect(readOutputSettings({ TARGETS_BUCKET: "b-1", TARGETS_BUCKET_REGION: "eu-west-1" })).toMatchObject({
+      bucketRegion: "eu-west-1",
+    });
+    expect(() => readOutputSettings({ TARGETS_BUCKET: "b-1", TARGETS_BUCKET_REGION: "europe" })).toThrow(
+      /TARGETS_BUCKET_REGION is not an AWS region name: "europe"/,
+    );
+  });
+});
+
 describe("one prefix rule, wherever a prefix is set", () => {
   it.each([
     ["targets/", "state/"],

@@ -6,7 +6,7 @@ const base = ["--bucket", "my-bucket", "--out-dir", "/tmp/sd"];
 describe("parseConfig", () => {
   it("has the documented defaults", () => {
     expect(parseConfig(base, {})).toEqual({
-      bucket: "my-bucket",
+      buckets: [{ name: "my-bucket" }],
       prefix: "targets/",
       outDir: "/tmp/sd",
       intervalMs: 5000,
@@ -34,7 +34,7 @@ describe("parseConfig", () => {
       SIDECAR_TRUST_EMPTY_LISTING: "1",
     };
     expect(parseConfig([], env)).toMatchObject({
-      bucket: "env-bucket",
+      buckets: [{ name: "env-bucket" }],
       prefix: "",
       outDir: "/env",
       intervalMs: 90_000,
@@ -51,7 +51,7 @@ describe("parseConfig", () => {
         env,
       ),
     ).toMatchObject({
-      bucket: "flag-bucket",
+      buckets: [{ name: "flag-bucket" }],
       intervalMs: 10_000,
       once: false,
       listen: { host: "127.0.0.1", port: 0 },
@@ -83,6 +83,53 @@ describe("parseConfig", () => {
   ])("%j → %s", (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(ConfigError);
     expect(() => parseConfig(argv, {})).toThrow(message);
+  });
+
+  it("reads several buckets: the flag repeated, comma-separated, or SIDECAR_BUCKET as a list; order kept", () => {
+    const buckets = (argv: string[], env: Record<string, string> = {}) =>
+      parseConfig([...argv, "--out-dir", "/x"], env).buckets;
+    expect(buckets(["--bucket", "sd-eu", "--bucket", "sd-us@us-east-1"])).toEqual([
+      { name: "sd-eu" },
+      { name: "sd-us", region: "us-east-1" },
+    ]);
+    expect(buckets(["--bucket", "sd-b,sd-a", "--bucket=sd-c@ap-southeast-2"])).toEqual([
+      { name: "sd-b" },
+      { name: "sd-a" },
+      { name: "sd-c", region: "ap-southeast-2" },
+    ]);
+    expect(buckets([], { SIDECAR_BUCKET: " sd-a , sd-b@eu-central-1 " })).toEqual([
+      { name: "sd-a" },
+      { name: "sd-b", region: "eu-central-1" },
+    ]);
+    // flags win over the variable as a whole, not bucket by bucket
+    expect(buckets(["--bucket", "sd-flag"], { SIDECAR_BUCKET: "sd-a,sd-b" })).toEqual([{ name: "sd-flag" }]);
+  });
+
+  it.each([
+    [["--bucket", "sd-a", "--bucket", "Bad_Name"], /^--bucket: "Bad_Name" is not a valid S3 bucket name/],
+    [["--bucket", "sd-a,,sd-b"], /^--bucket: an empty bucket name in the list/],
+    [["--bucket", "sd-a,"], /^--bucket: an empty bucket name in the list/],
+    [["--bucket", "sd-a", "--bucket", "sd-a@eu-west-1"], /^--bucket: bucket "sd-a" is named twice/],
+    [["--bucket", "sd-a@mars"], /^--bucket: "mars" in "sd-a@mars" is not an AWS region/],
+    [["--bucket", "sd-a@"], /^--bucket: "" in "sd-a@" is not an AWS region/],
+    [["--bucket", "@eu-west-1"], /^--bucket: "" is not a valid S3 bucket name/],
+    [["--bucket", ""], /^--bucket is required/],
+  ])("several buckets: %j → %s", (argv, message) => {
+    expect(() => parseConfig([...argv, "--out-dir", "/x"], {})).toThrow(ConfigError);
+    expect(() => parseConfig([...argv, "--out-dir", "/x"], {})).toThrow(message);
+  });
+
+  it.each([
+    ["sd-a,x_y", /^--bucket \(from SIDECAR_BUCKET\): "x_y" is not a valid S3 bucket name/],
+    ["sd-a,sd-a", /^--bucket \(from SIDECAR_BUCKET\): bucket "sd-a" is named twice/],
+    ["sd-a;sd-b", /^--bucket \(from SIDECAR_BUCKET\): "sd-a;sd-b" is not a valid S3 bucket name/],
+    [
+      "sd-a@eu_west_1",
+      /^--bucket \(from SIDECAR_BUCKET\): "eu_west_1" in "sd-a@eu_west_1" is not an AWS region/,
+    ],
+    [",", /^--bucket \(from SIDECAR_BUCKET\): an empty bucket name/],
+  ])("SIDECAR_BUCKET=%j names the variable", (value, message) => {
+    expect(() => parseConfig(["--out-dir", "/x"], { SIDECAR_BUCKET: value })).toThrow(message);
   });
 
   it("--freshness-intervals, and --health-intervals, its older name: a flag of either wins over the environment", () => {
