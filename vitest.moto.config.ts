@@ -12,6 +12,7 @@ export default defineConfig({
       "test/integration/s3-contract.test.ts",
       "test/integration/sidecar-s3.test.ts",
       "test/integration/sidecar-cli.test.ts",
+      "test/integration/sidecar-buckets.test.ts",
     ],
     exclude: [...configDefaults.exclude],
     env: { S3_STANDIN: "moto" },
