@@ -27,7 +27,7 @@ const HELP = `prometheus-ecs-discovery: find the ECS containers Prometheus shoul
 Usage:
   prometheus-ecs-discovery sync   (--out-dir DIR | --bucket B [--prefix P] [--state-prefix P]) [--cluster NAME]... [--dry-run]
   prometheus-ecs-discovery invoke --event FILE (--out-dir DIR | --bucket B [--prefix P] [--state-prefix P])
-  prometheus-ecs-discovery explain [--cluster NAME]... (--task ARN_OR_ID | --service NAME | --family NAME) [--json]
+  prometheus-ecs-discovery explain [--account ID] [--cluster NAME]... (--task ARN_OR_ID | --service NAME | --family NAME) [--json]
   prometheus-ecs-discovery --help
 
 Commands:
@@ -51,6 +51,8 @@ Options:
                      with --out-dir the state lives in DIR/.state/
   --cluster NAME     a cluster name or ARN; repeatable (default: every cluster, or $CLUSTERS;
                      for explain: the clusters to search, not a change of $CLUSTERS)
+  --account ID       explain, with ACCOUNTS: the member account to look in (default: the one a task or
+                     cluster ARN names, else the own account)
   --task ARN_OR_ID   explain: one task
   --service NAME     explain: the tasks of a service
   --family NAME      explain: the tasks of a task definition family
@@ -93,6 +95,7 @@ const OPTIONS = {
   event: { type: "string" },
   "dry-run": { type: "boolean" },
   task: { type: "string" },
+  account: { type: "string" },
   service: { type: "string" },
   family: { type: "string" },
   json: { type: "boolean" },
@@ -104,7 +107,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 type Command = "sync" | "invoke" | "explain";
 
-const EXPLAIN_ONLY = ["task", "service", "family", "json"] as const;
+const EXPLAIN_ONLY = ["task", "service", "family", "json", "account"] as const;
 
 /** The command, after every check that needs no AWS access. */
 function parseCommand(argv: string[]): { command?: Command; values: Values; help: boolean } {
@@ -212,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
 /** explain: the request checked as the function checks its payload, then read and printed. */
 async function explainCommand(values: Values, config: EngineConfig): Promise<number> {
   const payload: Record<string, unknown> = { action: "explain" };
-  for (const key of ["task", "service", "family"] as const)
+  for (const key of ["task", "service", "family", "account"] as const)
     if (values[key] !== undefined) payload[key] = values[key];
   if (values.cluster) payload.clusters = parseClusterList(values.cluster.join(","), "--cluster");
   const request = parseInvocation(payload);

@@ -95,5 +95,16 @@ export function assembleExplain(
   parts: { config: EngineConfig; region: string },
 ): ExplainDeps {
   const api = new SdkEcsReadApi(aws.clients.ecs, aws.clients.ec2);
-  return { api, finder: api, caches: createCaches(), config: parts.config, region: parts.region };
+  const deps: ExplainDeps = {
+    api,
+    finder: api,
+    caches: createCaches(),
+    config: parts.config,
+    region: parts.region,
+  };
+  if (parts.config.accounts?.accounts.length) {
+    const members = createAccountApis(parts.config.accounts, { ...aws.settings, counter: aws.counter });
+    deps.accounts = { apiFor: (a) => members.apiFor(a), own: () => members.ownAccount() };
+  }
+  return deps;
 }

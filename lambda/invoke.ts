@@ -60,6 +60,14 @@ async function runTrigger(
 
 function explainWith(deps: EngineDeps, query: ExplainQuery): Promise<ExplainReport> {
   if (!deps.finder) throw new Error("explain needs the ECS task listing, which these deps do not have");
-  const { api, finder, caches, config, region } = deps;
-  return explain({ api, finder, caches, config, region }, query);
+  const { api, finder, caches, config, region, accounts } = deps;
+  const members = accounts
+    ? {
+        accounts: {
+          apiFor: (a: string) => accounts.apiFor(a),
+          own: async () => deps.accountId ?? accounts.ownAccount(),
+        },
+      }
+    : {};
+  return explain({ api, finder, caches, config, region, ...members }, query);
 }

@@ -10,7 +10,7 @@ import { roleArnFor } from "../shared/account-settings.js";
 import { describeError } from "../shared/values.js";
 import { countCalls } from "./call-counter.js";
 import { type ClientOptions, createReadClients } from "./clients.js";
-import { type EcsReadApi, SdkEcsReadApi } from "./ecs-read-api.js";
+import { type EcsReadApi, SdkEcsReadApi, type TaskFinder } from "./ecs-read-api.js";
 import type { MiddlewareClient } from "./middleware.js";
 
 /** The role of an account could not be assumed: that account's clusters fail, the others go on. */
@@ -28,8 +28,8 @@ export class AccountAccessError extends Error {
 export interface AccountApis {
   /** The account the function's own credentials belong to. */
   ownAccount(): Promise<string>;
-  /** The read API of another account (its role assumed on first use). */
-  apiFor(account: string): EcsReadApi;
+  /** The read API of another account (its role assumed on first use); it lists tasks for explain too. */
+  apiFor(account: string): EcsReadApi & TaskFinder;
 }
 
 interface StsLike {
@@ -120,7 +120,7 @@ export function assumedRoleCredentials(
 /** Read APIs per account: one set of clients, credentials and pacer per account, created on first use. */
 export function createAccountApis(settings: AccountSettings, options: ClientOptions): AccountApis {
   const sts = lazySts(options);
-  const apis = new Map<string, EcsReadApi>();
+  const apis = new Map<string, SdkEcsReadApi>();
   let own: Promise<string> | undefined;
   return {
     ownAccount() {

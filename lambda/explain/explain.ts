@@ -31,6 +31,8 @@ import { isConfigured } from "../triggers/plan.js";
 
 /** What to explain: one task, a service's tasks or a family's tasks, in the given clusters or all. */
 export interface ExplainQuery {
+  /** Several accounts (ACCOUNTS): the member account to look in; default the one a task ARN names, or the own. */
+  account?: string;
   clusters?: string[];
   task?: string;
   service?: string;
@@ -76,6 +78,27 @@ export interface ExplainDeps {
   config: EngineConfig;
   /** The region this deployment discovers. */
   region: string;
+  /** Several accounts: the readers of the member accounts, and the own account. */
+  accounts?: { apiFor(account: string): EcsReadApi & TaskFinder; own(): Promise<string> };
+}
+
+/** The account a query is about, when it names one (explicitly, or by a task or cluster ARN). */
+function accountOf(query: ExplainQuery): string | undefined {
+  if (query.account) return query.account;
+  const arns = [query.task, ...(query.clusters ?? [])];
+  for (const ref of arns) {
+    const m = ref ? /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:(\d{12}):/.exec(ref) : null;
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** The deps that read the query's account: a member's assumed role, or the own credentials. */
+async function readersFor(deps: ExplainDeps, query: ExplainQuery): Promise<ExplainDeps> {
+  const account = accountOf(query);
+  if (!account || !deps.accounts || account === (await deps.accounts.own())) return deps;
+  const api = deps.accounts.apiFor(account);
+  return { ...deps, api, finder: api };
 }
 
 /** The cluster named in a task ARN of the long form (arn:…:task/CLUSTER/ID). */
@@ -193,6 +216,9 @@ function notDiscoveredBecause(deps: ExplainDeps, clusterArn: string): string | u
   if (!ref) return `cluster ARN ${clusterArn} is not one this deployment can read`;
   if (ref.region !== deps.region)
     return `the cluster is in region ${ref.region}; this deployment discovers ${deps.region}`;
+  const listed = deps.config.accounts?.accounts ?? [];
+  if (listed.length > 0 && !listed.includes(ref.accountId))
+    return `the cluster's account ${ref.accountId} is not in ACCOUNTS (${listed.join(", ")})`;
   if (!isConfigured(ref, deps.config.clusters))
     return `the cluster is not in CLUSTERS (${deps.config.clusters.join(", ")}), so neither the event rule nor the reconcile covers it`;
   return undefined;
@@ -239,7 +265,8 @@ async function explainCluster(
   return rows;
 }
 
-export async function explain(deps: ExplainDeps, query: ExplainQuery): Promise<ExplainReport> {
+export async function explain(ownDeps: ExplainDeps, query: ExplainQuery): Promise<ExplainReport> {
+  const deps = await readersFor(ownDeps, query);
   const listing = await clustersToSearch(deps, query);
   const report: ExplainReport = {
     action: "explain",

@@ -44,6 +44,7 @@ export type Trigger = SingleTrigger | QueueTrigger;
 /** `{"action":"explain", …}`: read-only, answered directly, never queued. */
 export interface ExplainTrigger {
   kind: "explain";
+  account?: string;
   clusters?: string[];
   task?: string;
   service?: string;
@@ -192,11 +193,11 @@ function parseClusterField(input: Record<string, unknown>, payload: string): str
 }
 
 function parseExplain(input: Record<string, unknown>): ExplainTrigger {
-  const allowed = new Set(["action", "clusters", "task", "service", "family"]);
+  const allowed = new Set(["action", "account", "clusters", "task", "service", "family"]);
   const unknown = Object.keys(input).filter((k) => !allowed.has(k));
   if (unknown.length > 0) {
     throw new InputError(
-      `explain payload has unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}; allowed: action, clusters, task, service, family`,
+      `explain payload has unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}; allowed: action, account, clusters, task, service, family`,
     );
   }
   const given = (["task", "service", "family"] as const).filter((k) => input[k] !== undefined);
@@ -209,6 +210,13 @@ function parseExplain(input: Record<string, unknown>): ExplainTrigger {
   const trigger: ExplainTrigger = { kind: "explain", [key]: value.trim() };
   const clusters = parseClusterField(input, "explain");
   if (clusters) trigger.clusters = clusters;
+  if (input.account !== undefined) {
+    if (typeof input.account !== "string" || !/^\d{12}$/.test(input.account))
+      throw new InputError(
+        `explain payload field "account" must be a 12-digit account id, got ${preview(input.account)}`,
+      );
+    trigger.account = input.account;
+  }
   return trigger;
 }
 

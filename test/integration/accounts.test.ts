@@ -8,6 +8,8 @@ import { composeEngine } from "../../lambda/compose.js";
 import { loadEngineConfig } from "../../lambda/config.js";
 import { DiscoveryEngine } from "../../lambda/engine/run.js";
 import type { RunSummary } from "../../lambda/engine/summary.js";
+import type { ExplainReport } from "../../lambda/explain/explain.js";
+import { invoke } from "../../lambda/invoke.js";
 import { parseTrigger } from "../../lambda/triggers/parse-trigger.js";
 import { RecordingOutput } from "../property/recording.js";
 import {
@@ -210,6 +212,42 @@ describe("several accounts, one hub per region", () => {
       expect(count()).toBe(first + 2);
     } finally {
       standIn.sts.lifetimeSeconds = undefined;
+    }
+  });
+});
+
+describe("explain across accounts", () => {
+  const firstRunning = (account: string) => {
+    const found = [...(fleets.get(key(account, HOME)) as AccountFleet).fleet.tasks.values()].find(
+      (t) => t.lastStatus === "RUNNING",
+    );
+    if (!found) throw new Error(`no running task in ${account}`);
+    return found;
+  };
+
+  it("reads a member account through its role: by a task ARN, or by account and family", async () => {
+    const { deps } = engine(new RecordingOutput());
+    const task = firstRunning(MEMBER);
+    const byArn = (await invoke({ action: "explain", task: task.arn }, deps)).result as ExplainReport;
+    expect(byArn.containers.length).toBeGreaterThan(0);
+    for (const c of byArn.containers) expect(c.taskArn).toBe(task.arn);
+    expect(byArn.containers.some((c) => c.reason === "cluster-not-discovered")).toBe(false);
+    const family = task.taskDefinition.family;
+    const byFamily = (await invoke({ action: "explain", account: MEMBER, family }, deps))
+      .result as ExplainReport;
+    expect(byFamily.containers.length).toBeGreaterThan(0);
+    for (const c of byFamily.containers) expect(c.clusterArn).toContain(`:${MEMBER}:cluster/`);
+  });
+
+  it("a cluster of an account outside ACCOUNTS is cluster-not-discovered, with what it would be", async () => {
+    const { deps } = engine(new RecordingOutput());
+    const task = firstRunning(UNLISTED);
+    const report = (await invoke({ action: "explain", task: task.arn }, deps)).result as ExplainReport;
+    expect(report.containers.length).toBeGreaterThan(0);
+    for (const c of report.containers) {
+      expect(c.reason).toBe("cluster-not-discovered");
+      expect(c.detail).toMatch(/account 444444444444 is not in ACCOUNTS/);
+      expect(c.facts.wouldBe).toBeDefined();
     }
   });
 });
