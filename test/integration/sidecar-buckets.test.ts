@@ -7,9 +7,8 @@
  *   region than the bucket's is answered 301 with x-amz-bucket-region) and can deny one bucket: one
  *   client per learned region, so a bucket of another region costs one redirect, not one per request.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createServer, request, type Server } from "node:http";
-import { join } from "node:path";
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -27,8 +26,8 @@ import { S3ObjectStore } from "../../sidecar/store.js";
 import { Syncer, syncId } from "../../sidecar/sync.js";
 import { type S3Server, s3Client, s3Kind, startS3 } from "../support/s3.js";
 import { group, jsonFiles, tempDir, waitFor } from "../support/sidecar-fakes.js";
+import { spawnSidecar } from "../support/sidecar-process.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const K = (cluster: string, region = "us-east-1") => `targets/123456789012/${region}/${cluster}.json`;
 const F = (cluster: string, region = "us-east-1") => `123456789012_${region}_${cluster}.json`;
 
@@ -226,35 +225,9 @@ interface Child {
 }
 
 function sidecar(endpoint: string, args: string[]): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", "sidecar/main.ts", ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-      AWS_EC2_METADATA_DISABLED: "true",
-      AWS_MAX_ATTEMPTS: "1",
-    },
-  });
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  cleanUps.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  const records: Array<Record<string, unknown>> = [];
-  let buffer = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-      records.push(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>);
-      buffer = buffer.slice(nl + 1);
-    }
-  });
-  child.stderr?.resume();
-  return { records, exit, child };
+  const running = spawnSidecar(endpoint, args);
+  cleanUps.push(running.kill);
+  return running;
 }
 
 /** Buckets "sd-east" (us-east-1, AWS_REGION) and "sd-west" (eu-west-1) behind a region proxy. */

@@ -5,16 +5,15 @@
  * the configured intervals, and good again when S3 is back. Only polling with generous timeouts, no
  * timing assertions.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import { type S3FaultProxy, startS3FaultProxy } from "../faults/s3-proxy.js";
 import { type S3Server, s3Client, startS3 } from "../support/s3.js";
 import { group, jsonFiles, tempDir, waitFor } from "../support/sidecar-fakes.js";
+import { spawnSidecar } from "../support/sidecar-process.js";
 
 const BUCKET = "sd-outage";
-const ROOT = join(import.meta.dirname, "..", "..");
 const K = (cluster: string) => `targets/123456789012/us-east-1/${cluster}.json`;
 const F = (cluster: string) => `123456789012_us-east-1_${cluster}.json`;
 
@@ -53,38 +52,14 @@ async function bucketWithObjects(): Promise<{ s3: S3Server; admin: S3Client }> {
 }
 
 async function startSidecar(endpoint: string, dir: string, args: string[]): Promise<Sidecar> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "sidecar/main.ts", "--bucket", BUCKET, "--out-dir", dir, ...args],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "/tmp",
-        AWS_ENDPOINT_URL: endpoint,
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "test",
-        AWS_SECRET_ACCESS_KEY: "test",
-        AWS_EC2_METADATA_DISABLED: "true",
-        AWS_MAX_ATTEMPTS: "1",
-      },
-    },
-  );
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  cleanUps.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  const records: Array<Record<string, unknown>> = [];
-  let buffer = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-      records.push(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>);
-      buffer = buffer.slice(nl + 1);
-    }
-  });
-  child.stderr?.resume();
+  const { records, exit, child, kill } = spawnSidecar(endpoint, [
+    "--bucket",
+    BUCKET,
+    "--out-dir",
+    dir,
+    ...args,
+  ]);
+  cleanUps.push(kill);
   const listening = await waitFor("http_listening", () => records.find((r) => r.event === "http_listening"));
   const base = `http://127.0.0.1:${String(listening.port)}`;
   return {

@@ -4,6 +4,7 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateFleet, readerRoleArn, type StandIn, startStandIn } from "../standin/index.js";
+import { errorOf } from "../support/standin-clients.js";
 
 const HUB = "123456789012";
 const A = "111111111111";
@@ -20,17 +21,6 @@ const ecs = (s: StandIn, credentials: Credentials, region = EAST, maxAttempts = 
   new ECSClient({ endpoint: s.url, region, credentials, maxAttempts });
 const ec2 = (s: StandIn, credentials: Credentials, region = EAST) =>
   new EC2Client({ endpoint: s.url, region, credentials, maxAttempts: 1 });
-
-async function errorOf(
-  promise: Promise<unknown>,
-): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** AssumeRole of the reader role of `account`, as the discovery function does it. */
 async function assume(s: StandIn, account: string, externalId?: string): Promise<AwsCredentialIdentity> {
