@@ -20,7 +20,7 @@ import {
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, type Group, readJson, tmp } from "../support/cli-run.js";
-import { type MotoServer, startMoto } from "../support/moto.js";
+import { holdEcsTaskStatus, type MotoServer, startMoto } from "../support/moto.js";
 
 const HUB = "123456789012";
 const MEMBER = "222222222222";
@@ -79,13 +79,7 @@ describe("the CLI with ACCOUNTS against moto's STS and ECS", () => {
 
   beforeAll(async () => {
     moto = await startMoto();
-    await fetch(`${moto.url}/moto-api/state-manager/set-transition`, {
-      method: "POST",
-      body: JSON.stringify({
-        model_name: "ecs::task",
-        transition: { progression: "manual", times: 1_000_000 },
-      }),
-    });
+    await holdEcsTaskStatus(moto);
     const hub = { accessKeyId: "x", secretAccessKey: "x" };
     tasks.set(HUB, await fargateTask(moto.url, hub, "hub-prod", 9100));
     const sts = new STSClient({ endpoint: moto.url, region: REGION, credentials: hub });

@@ -20,7 +20,7 @@ import {
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, type Group, readJson, tmp } from "../support/cli-run.js";
-import { type MotoServer, startMoto } from "../support/moto.js";
+import { holdEcsTaskStatus, type MotoServer, startMoto } from "../support/moto.js";
 
 /**
  * moto's own ECS model, as a second implementation of the real API. Its gaps, worked around here: it
@@ -34,13 +34,7 @@ describe("prometheus-ecs-discovery CLI against moto's ECS, EC2 and S3", () => {
 
   beforeAll(async () => {
     moto = await startMoto();
-    await fetch(`${moto.url}/moto-api/state-manager/set-transition`, {
-      method: "POST",
-      body: JSON.stringify({
-        model_name: "ecs::task",
-        transition: { progression: "manual", times: 1_000_000 },
-      }),
-    });
+    await holdEcsTaskStatus(moto);
     const common = {
       endpoint: moto.url,
       region: "us-east-1",

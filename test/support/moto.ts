@@ -63,3 +63,17 @@ export async function startMoto(): Promise<MotoServer> {
     },
   };
 }
+
+/**
+ * moto advances ECS tasks to RUNNING on its own clock unless told otherwise: with this, a task stays in the
+ * status it was given (RunTask's tasks are RUNNING), so tests see what they set up.
+ */
+export async function holdEcsTaskStatus(moto: MotoServer): Promise<void> {
+  await fetch(`${moto.url}/moto-api/state-manager/set-transition`, {
+    method: "POST",
+    body: JSON.stringify({
+      model_name: "ecs::task",
+      transition: { progression: "manual", times: 1_000_000 },
+    }),
+  });
+}
